@@ -1,0 +1,1 @@
+"""HSL Analytics data package: schema, connections, metrics, exports. Never imports streamlit."""

@@ -1,0 +1,80 @@
+"""Settings from the environment and `.streamlit/secrets.toml`: one frozen dataclass."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from hsl.errors import ValidationError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SECRETS_FILE = PROJECT_DIR / ".streamlit" / "secrets.toml"
+DEFAULT_DEMO_PATH = PROJECT_DIR / ".data" / "hsl_demo.sqlite"
+DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app reads from its surroundings, resolved once."""
+
+    database_url: str
+    timezone: str = "UTC"
+    is_demo: bool = True
+    statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS
+    auth_disabled: bool = False
+    secrets: dict = field(default_factory=dict, repr=False, compare=False, hash=False)
+
+
+def demo_url(path: Path | None = None) -> str:
+    """Return the SQLAlchemy URL of the embedded demo SQLite file."""
+    return f"sqlite:///{path or Path(os.environ.get('HSL_DEMO_DB', DEFAULT_DEMO_PATH))}"
+
+
+def read_secrets(path: Path = SECRETS_FILE) -> dict:
+    """Return the parsed secrets file, or an empty dict when there is none."""
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValidationError(f"The secrets file {path} is not valid TOML: {exc}.") from exc
+
+
+def check_timezone(name: str) -> str:
+    """Return `name` if it is a known IANA timezone, else raise ValidationError."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"Unknown timezone {name!r}; use an IANA name such as Europe/Moscow.")
+    return name
+
+
+def _truthy(value: object) -> bool:
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_settings(db_url: str | None = None, secrets: dict | None = None) -> Settings:
+    """Resolve settings: `--db` beats `DATABASE_URL` beats secrets beats the demo file."""
+    secrets = read_secrets() if secrets is None else secrets
+    url = (
+        db_url
+        or os.environ.get("DATABASE_URL")
+        or secrets.get("DATABASE_URL")
+        or secrets.get("database", {}).get("url")
+    )
+    timezone = os.environ.get("HSL_TIMEZONE") or secrets.get("timezone") or "UTC"
+    timeout = os.environ.get("HSL_STATEMENT_TIMEOUT_MS") or secrets.get(
+        "statement_timeout_ms", DEFAULT_STATEMENT_TIMEOUT_MS
+    )
+    auth_off = os.environ.get("HSL_AUTH_DISABLED") or secrets.get("auth_disabled", False)
+    return Settings(
+        database_url=url or demo_url(),
+        timezone=check_timezone(timezone),
+        is_demo=not url,
+        statement_timeout_ms=int(timeout),
+        auth_disabled=_truthy(auth_off),
+        secrets=secrets,
+    )

@@ -1,0 +1,248 @@
+"""Engines for the embedded SQLite demo and PostgreSQL, and the few per-dialect SQL helpers."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Date, Text, create_engine, event, exc
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+
+from hsl.errors import DatabaseUnavailable, ValidationError
+
+
+def normalize_url(raw: str) -> URL:
+    """Parse a database URL; plain `postgres(ql)://` URLs get the psycopg2 driver."""
+    try:
+        url = make_url(raw)
+    except exc.ArgumentError as err:
+        raise ValidationError(f"The database URL {raw!r} is not a valid URL.") from err
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg2")
+    if url.get_backend_name() not in ("postgresql", "sqlite"):
+        raise ValidationError(f"Unsupported database {url.get_backend_name()!r}; use PostgreSQL.")
+    return url
+
+
+def make_engine(raw_url: str, statement_timeout_ms: int = 30_000) -> Engine:
+    """Return a pooled engine with pre-ping; PostgreSQL sessions get a statement timeout."""
+    url = normalize_url(raw_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, pool_pre_ping=True)
+        event.listen(engine, "connect", _register_sqlite_functions)
+        return engine
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        connect_args={
+            "connect_timeout": 5,
+            "options": f"-c statement_timeout={int(statement_timeout_ms)}",
+            "application_name": "hsl-analytics",
+        },
+    )
+
+
+def is_postgres(bind: Engine | Connection) -> bool:
+    """True when the engine or connection talks to PostgreSQL."""
+    return bind.dialect.name == "postgresql"
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """Yield a connection inside a read-only transaction (PostgreSQL) / query-only mode."""
+    try:
+        with engine.connect() as conn:
+            if is_postgres(conn):
+                with conn.begin():
+                    conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+                    yield conn
+            else:
+                conn.exec_driver_sql("PRAGMA query_only = ON")
+                try:
+                    yield conn
+                finally:
+                    conn.rollback()
+                    conn.exec_driver_sql("PRAGMA query_only = OFF")
+    except exc.OperationalError as err:
+        if _is_connection_problem(err):
+            raise DatabaseUnavailable("The database cannot be reached right now.") from err
+        raise
+
+
+def _is_connection_problem(err: exc.OperationalError) -> bool:
+    text = str(err.orig).lower()
+    return err.connection_invalidated or any(
+        word in text
+        for word in ("could not connect", "connection refused", "server closed", "unable to open",
+                     "terminating connection", "connection to server", "timeout expired")
+    )
+
+
+def check_connection(engine: Engine) -> None:
+    """Raise DatabaseUnavailable with one sentence when the database cannot be reached."""
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except exc.DBAPIError as err:
+        url = engine.url.render_as_string(hide_password=True)
+        raise DatabaseUnavailable(f"Cannot connect to the database at {url}.") from err
+
+
+# ---------------------------------------------------------------- dialect helpers
+
+
+class local_date(FunctionElement):  # noqa: N801 - reads like SQL
+    """The calendar date of a UTC timestamp column in a reporting timezone."""
+
+    type = Date()
+    inherit_cache = True
+    name = "local_date"
+
+
+class local_week(FunctionElement):  # noqa: N801
+    """The Monday (ISO week start) of a UTC timestamp column's local date."""
+
+    type = Date()
+    inherit_cache = True
+    name = "local_week"
+
+
+class utc_ts(FunctionElement):  # noqa: N801
+    """A timestamp column normalised to UTC so SQLite compares and orders any ISO spelling."""
+
+    inherit_cache = True
+    name = "utc_ts"
+
+    def __init__(self, col: ColumnElement) -> None:
+        super().__init__(col)
+        self.type = col.type
+
+
+class json_text(FunctionElement):  # noqa: N801
+    """A top-level key of a JSON column as text; NULL when absent or not an object."""
+
+    type = Text()
+    inherit_cache = True
+    name = "json_text"
+
+
+@compiles(local_date, "postgresql")
+def _pg_local_date(element, compiler, **kw):
+    ts, tz = list(element.clauses)
+    return f"CAST(timezone({compiler.process(tz, **kw)}, {compiler.process(ts, **kw)}) AS DATE)"
+
+
+@compiles(local_week, "postgresql")
+def _pg_local_week(element, compiler, **kw):
+    ts, tz = list(element.clauses)
+    local = f"timezone({compiler.process(tz, **kw)}, {compiler.process(ts, **kw)})"
+    return f"CAST(date_trunc('week', {local}) AS DATE)"
+
+
+@compiles(json_text, "postgresql")
+def _pg_json_text(element, compiler, **kw):
+    col, key = list(element.clauses)
+    return f"({compiler.process(col, **kw)} ->> {compiler.process(key, **kw)})"
+
+
+@compiles(utc_ts, "postgresql")
+def _pg_utc_ts(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(utc_ts, "sqlite")
+def _sqlite_utc_ts(element, compiler, **kw):
+    return f"hsl_utc({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(local_date, "sqlite")
+def _sqlite_local_date(element, compiler, **kw):
+    return f"hsl_local_date({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(local_week, "sqlite")
+def _sqlite_local_week(element, compiler, **kw):
+    return f"hsl_local_week({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_text, "sqlite")
+def _sqlite_json_text(element, compiler, **kw):
+    col, key = list(element.clauses)
+    c = compiler.process(col, **kw)
+    k = compiler.process(key, **kw)
+    # json_extract raises on malformed text; bot data may hold anything.
+    return (
+        f"(CASE WHEN json_valid({c}) AND json_type({c}) = 'object' "
+        f"THEN CAST(json_extract({c}, '$.' || {k}) AS TEXT) END)"
+    )
+
+
+def day_of(ts: ColumnElement, tz: str) -> ColumnElement:
+    """Return the SQL expression for the local calendar date of `ts` in `tz`."""
+    return local_date(ts, tz)
+
+
+def week_of(ts: ColumnElement, tz: str) -> ColumnElement:
+    """Return the SQL expression for the Monday of the local week of `ts` in `tz`."""
+    return local_week(ts, tz)
+
+
+def utc(ts: ColumnElement) -> ColumnElement:
+    """Return `ts` in a form that compares and sorts as UTC time on every dialect."""
+    return utc_ts(ts)
+
+
+def json_field(col: ColumnElement, key: str) -> ColumnElement:
+    """Return `col->>key` (text) portable across PostgreSQL and SQLite."""
+    return json_text(col, key)
+
+
+# ---------------------------------------------------------------- SQLite functions
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _parse_utc(text: str) -> datetime:
+    """Parse any ISO 8601 spelling SQLite may hold; naive text is UTC (SPEC §1)."""
+    value = datetime.fromisoformat(text)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _sqlite_utc_fn(ts: str | None) -> str | None:
+    if not isinstance(ts, str):
+        return ts
+    return _parse_utc(ts).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _sqlite_local_date_fn(ts: str | None, tz: str) -> str | None:
+    if not isinstance(ts, str):
+        return None
+    return _parse_utc(ts).astimezone(_zone(tz)).date().isoformat()
+
+
+def _sqlite_local_week_fn(ts: str | None, tz: str) -> str | None:
+    day = _sqlite_local_date_fn(ts, tz)
+    if day is None:
+        return None
+    d = date.fromisoformat(day)
+    return (d - timedelta(days=d.weekday())).isoformat()
+
+
+def _register_sqlite_functions(dbapi_conn: sqlite3.Connection, _record) -> None:
+    dbapi_conn.create_function("hsl_utc", 1, _sqlite_utc_fn, deterministic=True)
+    dbapi_conn.create_function("hsl_local_date", 2, _sqlite_local_date_fn, deterministic=True)
+    dbapi_conn.create_function("hsl_local_week", 2, _sqlite_local_week_fn, deterministic=True)

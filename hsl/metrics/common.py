@@ -1,0 +1,87 @@
+"""Building blocks every metric shares: range predicates, first-seen, rates, date spines."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+from sqlalchemy import and_, func, select, union_all
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql.selectable import Subquery
+
+from hsl.db import reading, utc
+from hsl.filters import Period
+from hsl.schema import bookings, events, free_lesson_registrations, users
+
+CLICK_EVENT = "lesson_link_clicked"
+
+
+def fetch(bind: Engine | Connection, stmt: Select) -> pd.DataFrame:
+    """Run `stmt` (read-only when given an engine) and return its rows as a DataFrame."""
+    if isinstance(bind, Engine):
+        with reading(bind) as conn:
+            return fetch(conn, stmt)
+    result = bind.execute(stmt)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def fetch_scalar(bind: Engine | Connection, stmt: Select) -> int:
+    """Run a one-value `stmt` (read-only when given an engine) and return it as an int."""
+    if isinstance(bind, Engine):
+        with reading(bind) as conn:
+            return fetch_scalar(conn, stmt)
+    return int(bind.execute(stmt).scalar() or 0)
+
+
+def in_period(ts: ColumnElement, period: Period) -> ColumnElement:
+    """Predicate: the UTC timestamp `ts` falls on one of the period's local dates."""
+    return and_(utc(ts) >= period.utc_start, utc(ts) < period.utc_end)
+
+
+def first_seen() -> Subquery:
+    """Subquery (user_id, first_seen): every known user and their earliest timestamp."""
+    sources = [
+        (users.c.user_id, users.c.first_seen_at),
+        (bookings.c.user_id, bookings.c.created_at),
+        (events.c.user_id, events.c.created_at),
+        (free_lesson_registrations.c.user_id, free_lesson_registrations.c.registered_at),
+    ]
+    per_table = union_all(
+        *(
+            select(uid.label("user_id"), func.min(utc(ts)).label("ts")).group_by(uid)
+            for uid, ts in sources
+        )
+    ).subquery("seen_by_table")
+    return (
+        select(per_table.c.user_id, func.min(per_table.c.ts).label("first_seen"))
+        .group_by(per_table.c.user_id)
+        .subquery("first_seen")
+    )
+
+
+def rate(numerator: pd.Series | float, denominator: pd.Series | float) -> pd.Series | float:
+    """Return numerator / denominator as a fraction; a zero denominator gives 0."""
+    if isinstance(denominator, pd.Series):
+        num = pd.Series(numerator, index=denominator.index, dtype="float64")
+        den = denominator.astype("float64")
+        return (num / den.where(den != 0)).fillna(0.0)
+    return float(numerator) / float(denominator) if denominator else 0.0
+
+
+def day_spine(start: date, end: date) -> pd.DataFrame:
+    """Return a one-column frame `day` with every date from start to end inclusive."""
+    days = (end - start).days + 1
+    return pd.DataFrame({"day": [start + timedelta(days=i) for i in range(max(days, 0))]})
+
+
+def on_spine(spine: pd.DataFrame, counts: pd.DataFrame, key: str = "day") -> pd.DataFrame:
+    """Left-join `counts` onto the spine, turning missing counts into 0 (ints stay ints)."""
+    if counts.empty:
+        counts = pd.DataFrame(columns=[key, *[c for c in counts.columns if c != key]])
+    counts = counts.copy()
+    counts[key] = pd.to_datetime(counts[key]).dt.date if len(counts) else counts[key]
+    merged = spine.merge(counts, on=key, how="left")
+    value_cols = [c for c in merged.columns if c != key]
+    merged[value_cols] = merged[value_cols].fillna(0).astype("int64")
+    return merged

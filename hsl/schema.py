@@ -1,0 +1,150 @@
+"""The one description of the tables (SPEC §1), as SQLAlchemy Core `Table` objects."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator):
+    """`timestamptz` on PostgreSQL, naive-UTC text on SQLite; always aware UTC in Python."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# BIGINT surrogate keys on PostgreSQL; SQLite only autoincrements an INTEGER primary key.
+SurrogateKey = BigInteger().with_variant(Integer(), "sqlite")
+Details = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _user_fk() -> ForeignKey:
+    return ForeignKey("users.user_id", ondelete="CASCADE")
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("username", Text),
+    Column("first_name", Text),
+    Column("last_name", Text),
+    Column("language_code", Text),
+    Column("first_seen_at", UTCDateTime),
+    Column("updated_at", UTCDateTime),
+)
+
+bookings = Table(
+    "bookings",
+    metadata,
+    Column("id", SurrogateKey, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, _user_fk(), nullable=False),
+    Column("course_id", Integer),
+    Column("course_stream", Text),
+    Column("confirmed", Integer, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("referral_code", Text),
+    Column("discount_percent", Integer),
+    Index(None, "user_id"),
+    Index(None, "course_stream"),
+    Index(None, "created_at"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", SurrogateKey, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, _user_fk(), nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("details", Details),
+    # (user_id, created_at) serves every per-user lookup and first-seen / last-activity.
+    Index(None, "user_id", "created_at"),
+    Index(None, "created_at"),
+    Index(None, "event_type", "created_at"),
+)
+
+free_lesson_registrations = Table(
+    "free_lesson_registrations",
+    metadata,
+    Column("id", SurrogateKey, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, _user_fk(), nullable=False),
+    Column("username", Text),
+    Column("first_name", Text),
+    Column("email", Text, nullable=False),
+    Column("registered_at", UTCDateTime, nullable=False),
+    Column("notification_sent", Boolean, nullable=False, server_default="0"),
+    Column("lesson_type", Text, nullable=False),
+    Column("lesson_date", Date, nullable=False),
+    UniqueConstraint("user_id", "lesson_type", "lesson_date"),
+    Index(None, "user_id"),
+    Index(None, "registered_at"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", SurrogateKey, primary_key=True, autoincrement=True),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("entity", Text, nullable=False),
+    Column("entity_id", Text, nullable=False),
+    Column("before", JSON),
+    Column("after", JSON),
+    Column("reason", Text, nullable=False),
+    Index(None, "occurred_at"),
+    Index(None, "entity", "entity_id"),
+)
+
+BOT_TABLES = (users, bookings, events, free_lesson_registrations)
+
+BOOKING_STATUS = {-1: "cancelled", 0: "new", 1: "pending", 2: "confirmed"}
+
+
+def status_word(code: int | None) -> str:
+    """Return the word for a booking status; unknown codes read "unknown (N)"."""
+    return BOOKING_STATUS.get(code, f"unknown ({code})")

@@ -1,0 +1,112 @@
+"""Shared fixtures: every data test runs on SQLite and on a real PostgreSQL.
+
+PostgreSQL comes from HSL_TEST_PG_URL (default: the local server, database `test`);
+each test run creates its own databases and drops them afterwards. When PostgreSQL
+cannot be reached its tests are skipped on a laptop, but with CI=true (or
+HSL_REQUIRE_PG=1) they fail: CI never goes green without PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import Engine
+
+from hsl import migrate
+from hsl.db import make_engine, normalize_url
+from tests.fixtures import load_rows
+
+PG_ADMIN_URL = os.environ.get("HSL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _pg_required() -> bool:
+    return os.environ.get("CI", "").lower() == "true" or os.environ.get("HSL_REQUIRE_PG") == "1"
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[Engine]:
+    """An AUTOCOMMIT engine on the PostgreSQL maintenance database (skip/fail if down)."""
+    engine = create_engine(normalize_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as err:  # noqa: BLE001 - any failure means "no PostgreSQL here"
+        engine.dispose()
+        message = f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {err.__class__.__name__}"
+        if _pg_required():
+            pytest.fail(message + " (required because CI=true or HSL_REQUIRE_PG=1)")
+        pytest.skip(message)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_factory(request, tmp_path_factory) -> Iterator[Callable[[str], str]]:
+    """Return make(backend) → URL of a brand-new empty database; all dropped at the end."""
+    created: list[str] = []
+    admins: list[Engine] = []
+
+    def make(backend: str) -> str:
+        if backend == "sqlite":
+            path = tmp_path_factory.mktemp("sqlite") / f"{uuid.uuid4().hex}.sqlite"
+            return f"sqlite:///{path}"
+        admin = request.getfixturevalue("pg_admin")
+        admins[:] = [admin]
+        name = f"hsl_test_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return admin.url.set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    if created:
+        with admins[0].connect() as conn:
+            for name in created:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def bot_like(engine: Engine) -> Engine:
+    """Migrate, then drop the foreign keys, as in an older bot database (SPEC §1).
+
+    Hand-counted fixtures need people who exist only in `events` or only in `bookings`,
+    which enforced foreign keys would refuse on PostgreSQL (SQLite does not enforce them).
+    """
+    migrate.upgrade(engine)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            for table in ("bookings", "events", "free_lesson_registrations"):
+                for fk in inspect(conn).get_foreign_keys(table):
+                    conn.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{fk["name"]}"'))
+    return engine
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    """The database kind under test: "sqlite" or "postgresql"."""
+    return request.param
+
+
+@pytest.fixture
+def empty_engine(backend, database_factory) -> Iterator[Engine]:
+    """An engine on a fresh database with no tables at all."""
+    engine = make_engine(database_factory(backend))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(empty_engine) -> Engine:
+    """An engine on a fresh migrated database without enforced foreign keys."""
+    return bot_like(empty_engine)
+
+
+def loaded_engine(backend: str, database_factory, rows: dict) -> Engine:
+    """A fresh migrated database filled with `rows` (see tests.fixtures.load_rows)."""
+    engine = bot_like(make_engine(database_factory(backend)))
+    load_rows(engine, rows)
+    return engine
