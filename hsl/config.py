@@ -48,7 +48,9 @@ def check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(f"Unknown timezone {name!r}; use an IANA name such as Europe/Moscow.")
+        raise ValidationError(
+            f"Unknown timezone {name!r}; use an IANA name such as Europe/Moscow."
+        ) from None
     return name
 
 
