@@ -26,14 +26,34 @@ def clicked_lesson(user_id, lesson_type):
     )
 
 
+def lesson_clicks() -> Subquery:
+    """Distinct (user_id, lesson_type) pairs of lesson-link clicks, all time."""
+    return (
+        select(events.c.user_id, json_field(events.c.details, "lesson_type").label("lesson_type"))
+        .where(events.c.event_type == CLICK_EVENT)
+        .distinct()
+        .subquery("lesson_clicks")
+    )
+
+
 def registrations_in(period: Period, lesson_type: str | None = None) -> Subquery:
     """Subquery of registrations in the period, each flagged `attended` (1/0)."""
-    stmt = select(
-        regs.user_id,
-        regs.lesson_type,
-        regs.lesson_date,
-        case((clicked_lesson(regs.user_id, regs.lesson_type), 1), else_=0).label("attended"),
-    ).where(in_period(regs.registered_at, period))
+    clicks = lesson_clicks()
+    stmt = (
+        select(
+            regs.user_id,
+            regs.lesson_type,
+            regs.lesson_date,
+            case((clicks.c.user_id.is_not(None), 1), else_=0).label("attended"),
+        )
+        .select_from(
+            free_lesson_registrations.outerjoin(
+                clicks,
+                and_(clicks.c.user_id == regs.user_id, clicks.c.lesson_type == regs.lesson_type),
+            )
+        )
+        .where(in_period(regs.registered_at, period))
+    )
     if lesson_type is not None:
         stmt = stmt.where(regs.lesson_type == lesson_type)
     return stmt.subquery("registrations_in_range")
