@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import json
+import re
 import sys
 import time
 from datetime import UTC, date, datetime
 
-from hsl import demo, export, migrate
+from sqlalchemy.exc import SQLAlchemyError
+
+from hsl import auth, bootstrap, demo, export, migrate
 from hsl.config import load_settings
 from hsl.db import check_connection, make_engine
 from hsl.errors import HslError, ValidationError
 from hsl.filters import DEFAULT_RANGE_DAYS, Period
-from hsl.reports import REPORTS, run_report
+from hsl.reports import REPORTS, report_options, run_report
 
 
 class UsageError(Exception):
@@ -48,6 +53,16 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--now", help="the clock, ISO 8601 (default: now)")
     rep.add_argument("--format", choices=["csv", "json"], default="csv")
     rep.add_argument("--lesson-type")
+    rep.add_argument("--stream", help="roster: the course stream, e.g. 3rd_stream")
+    rep.add_argument("--window-days", help="leads: the activity window in days (default 7)")
+    rep.add_argument("--include-paying", action="store_true", help="leads: keep paying users")
+    rep.add_argument("--search", help="users: name, @username, email or id (default: everyone)")
+
+    pw = sub.add_parser(
+        "hash-password", help="hash a password (asked without echo, or read from stdin)"
+    )
+    pw.add_argument("--user", default="NAME", help="the login name for the example entry")
+    pw.add_argument("--role", choices=auth.ROLES, default=auth.DEFAULT_ROLE)
     return parser
 
 
@@ -58,6 +73,14 @@ def _date(text: str | None, flag: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise ValidationError(f"{flag} {text!r} is not a date; use YYYY-MM-DD.") from None
+
+
+def _positive_int(text: str | None, flag: str) -> int | None:
+    if text is None:
+        return None
+    if not text.strip().isdecimal() or int(text) < 1:
+        raise ValidationError(f"{flag} {text!r} is not a positive whole number.")
+    return int(text)
 
 
 def _now(text: str | None) -> datetime:
@@ -78,6 +101,27 @@ def period_from_args(args: argparse.Namespace, default_tz: str) -> Period:
     return Period(start, end, default.tz, default.now)
 
 
+def _read_password() -> str:
+    """The password: asked twice without echo on a terminal, else the first line of stdin."""
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat it: ") != first:
+            raise ValidationError("The two passwords differ.")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def password_entry(password: str, user: str, role: str) -> str:
+    """The bcrypt hash on one line, then the secrets.toml entry that uses it."""
+    hashed = auth.hash_password(password)
+    key = user if re.fullmatch(r"[A-Za-z0-9_-]+", user) else json.dumps(user)
+    return (
+        f"{hashed}\n"
+        f"# add to .streamlit/secrets.toml:\n"
+        f'[auth.users.{key}]\npassword_hash = "{hashed}"\nrole = "{role}"'
+    )
+
+
 def _connect(url: str | None):
     settings = load_settings(url)
     engine = make_engine(settings.database_url, settings.statement_timeout_ms)
@@ -94,12 +138,24 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValidationError(
                     f"Unknown report {args.name!r}; choose one of: {', '.join(REPORTS)}."
                 )
+            # Arguments are checked before the database is touched.
+            period = period_from_args(args, load_settings(args.db).timezone)
+            options = report_options(
+                args.name,
+                lesson_type=args.lesson_type,
+                stream=args.stream,
+                window_days=_positive_int(args.window_days, "--window-days"),
+                include_paying=args.include_paying or None,
+                search=args.search,
+            )
             settings, engine = _connect(args.db)
-            period = period_from_args(args, settings.timezone)
-            frame = run_report(engine, args.name, period, lesson_type=args.lesson_type)
+            bootstrap.prepare(engine, is_demo=settings.is_demo)
+            frame = run_report(engine, args.name, period, **options)
             out = export.to_json(frame) if args.format == "json" else export.to_csv(
                 frame, for_excel=False)
             sys.stdout.write(out if out.endswith("\n") else out + "\n")
+        elif args.command == "hash-password":
+            print(password_entry(_read_password(), args.user, args.role))
         elif args.command == "init-db":
             settings, engine = _connect(args.db)
             migrate.upgrade(engine)
@@ -117,3 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, HslError) as err:
         print(str(err), file=sys.stderr)
         return 2
+    except SQLAlchemyError as err:
+        # Not the person's fault (a timeout, a broken row): one line, never a traceback.
+        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        print(f"The database reported an error: {reason.rstrip('.')}.", file=sys.stderr)
+        return 1

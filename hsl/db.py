@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
-from collections.abc import Iterator
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Text, create_engine, event, exc
+from sqlalchemy import Date, Integer, Text, bindparam, create_engine, event, exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.types import TypeDecorator
 
 from hsl.errors import DatabaseUnavailable, ValidationError
 
@@ -36,11 +39,16 @@ def make_engine(raw_url: str, statement_timeout_ms: int = 30_000) -> Engine:
     url = normalize_url(raw_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise DatabaseUnavailable(
+                    f"Cannot create the SQLite database at {url.database}."
+                ) from err
         engine = create_engine(url, pool_pre_ping=True)
         event.listen(engine, "connect", _register_sqlite_functions)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         pool_pre_ping=True,
         pool_size=5,
@@ -53,6 +61,8 @@ def make_engine(raw_url: str, statement_timeout_ms: int = 30_000) -> Engine:
             "application_name": "hsl-analytics",
         },
     )
+    event.listen(engine, "first_connect", partial(_choose_pg_fold, engine.dialect))
+    return engine
 
 
 def is_postgres(bind: Engine | Connection) -> bool:
@@ -63,31 +73,56 @@ def is_postgres(bind: Engine | Connection) -> bool:
 @contextmanager
 def reading(engine: Engine) -> Iterator[Connection]:
     """Yield a connection inside a read-only transaction (PostgreSQL) / query-only mode."""
+    with _unavailable_when_down(), engine.connect() as conn:
+        if is_postgres(conn):
+            with conn.begin():
+                conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+                yield conn
+        else:
+            conn.exec_driver_sql("PRAGMA query_only = ON")
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+                conn.exec_driver_sql("PRAGMA query_only = OFF")
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """Yield a connection in one read-write transaction: committed at the end, or rolled back.
+
+    SQLite takes its write lock up front (BEGIN IMMEDIATE), so what the block reads cannot
+    change before it writes; on PostgreSQL the block locks its rows with SELECT ... FOR UPDATE.
+    """
+    with _unavailable_when_down(), engine.connect() as conn:
+        if not is_postgres(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+
+
+@contextmanager
+def _unavailable_when_down() -> Iterator[None]:
+    """Turn a lost or refused connection into DatabaseUnavailable (one sentence)."""
     try:
-        with engine.connect() as conn:
-            if is_postgres(conn):
-                with conn.begin():
-                    conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-                    yield conn
-            else:
-                conn.exec_driver_sql("PRAGMA query_only = ON")
-                try:
-                    yield conn
-                finally:
-                    conn.rollback()
-                    conn.exec_driver_sql("PRAGMA query_only = OFF")
-    except exc.OperationalError as err:
+        yield
+    except (exc.OperationalError, exc.InterfaceError) as err:
         if _is_connection_problem(err):
             raise DatabaseUnavailable("The database cannot be reached right now.") from err
         raise
 
 
-def _is_connection_problem(err: exc.OperationalError) -> bool:
+def _is_connection_problem(err: exc.DBAPIError) -> bool:
     text = str(err.orig).lower()
     return err.connection_invalidated or any(
         word in text
         for word in ("could not connect", "connection refused", "server closed", "unable to open",
-                     "terminating connection", "connection to server", "timeout expired")
+                     "terminating connection", "connection to server", "timeout expired",
+                     "connection already closed")
     )
 
 
@@ -95,7 +130,8 @@ def check_connection(engine: Engine) -> None:
     """Raise DatabaseUnavailable with one sentence when the database cannot be reached."""
     try:
         with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
+            # SQLite only notices a file that is not a database when it reads the schema.
+            conn.exec_driver_sql("SELECT 1" if is_postgres(conn) else "PRAGMA schema_version")
     except exc.DBAPIError as err:
         url = engine.url.render_as_string(hide_password=True)
         raise DatabaseUnavailable(f"Cannot connect to the database at {url}.") from err
@@ -137,6 +173,41 @@ class json_text(FunctionElement):  # noqa: N801
     type = Text()
     inherit_cache = True
     name = "json_text"
+
+
+class folded(FunctionElement):  # noqa: N801
+    """Text lower-cased by Unicode rules (SQLite's own lower() folds ASCII only)."""
+
+    type = Text()
+    inherit_cache = True
+    name = "folded"
+
+
+@compiles(folded, "postgresql")
+def _pg_folded(element, compiler, **kw):
+    text = compiler.process(element.clauses, **kw)
+    collation = getattr(compiler.dialect, "hsl_fold_collation", None)
+    return f'lower({text} COLLATE "{collation}")' if collation else f"lower({text})"
+
+
+def _choose_pg_fold(dialect, dbapi_conn, _record) -> None:
+    """Fold with ICU when the database's own LC_CTYPE lower-cases ASCII only (e.g. "C")."""
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute(
+            "SELECT lower('ЁЖ') = 'ёж', "
+            "EXISTS (SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu')"
+        )
+        folds, has_icu = cursor.fetchone()
+    finally:
+        cursor.close()
+        dbapi_conn.rollback()
+    dialect.hsl_fold_collation = "und-x-icu" if has_icu and not folds else None
+
+
+@compiles(folded, "sqlite")
+def _sqlite_folded(element, compiler, **kw):
+    return f"hsl_fold({compiler.process(element.clauses, **kw)})"
 
 
 @compiles(local_date, "postgresql")
@@ -210,6 +281,52 @@ def json_field(col: ColumnElement, key: str) -> ColumnElement:
     return json_text(col, key)
 
 
+def fold(text: ColumnElement) -> ColumnElement:
+    """Return `text` lower-cased for case-insensitive matching, Cyrillic included, per dialect."""
+    return folded(text)
+
+
+class _Instants(TypeDecorator):
+    """A bound list of instants: an array of timestamptz on PostgreSQL, ISO text on SQLite."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if dialect.name == "postgresql":
+            return list(value)  # psycopg2 sends ARRAY['…'::timestamptz, …], a constant
+        return ",".join(instant.isoformat() for instant in value)
+
+
+class time_bucket(FunctionElement):  # noqa: N801
+    """Which of the half-open intervals between sorted instants a timestamp falls in."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "time_bucket"
+
+
+@compiles(time_bucket, "postgresql")
+def _pg_time_bucket(element, compiler, **kw):
+    ts, edges = list(element.clauses)
+    return f"width_bucket({compiler.process(ts, **kw)}, {compiler.process(edges, **kw)})"
+
+
+@compiles(time_bucket, "sqlite")
+def _sqlite_time_bucket(element, compiler, **kw):
+    return f"hsl_bucket({compiler.process(element.clauses, **kw)})"
+
+
+def bucket_of(ts: ColumnElement, edges: Sequence[datetime]) -> ColumnElement:
+    """Return SQL for i such that edges[i-1] <= ts < edges[i] (0 before edges[0]).
+
+    `edges` are sorted aware instants, e.g. the local midnights of a date range: bucketing a
+    large scan this way costs a binary search a row instead of a timezone conversion a row.
+    """
+    instants = tuple(edge.astimezone(UTC) for edge in edges)
+    return time_bucket(ts, bindparam(None, instants, type_=_Instants()))
+
+
 # ---------------------------------------------------------------- SQLite functions
 
 
@@ -224,8 +341,14 @@ def _parse_utc(text: str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# The spelling SQLAlchemy (and the demo loader) write: naive UTC with microseconds.
+_CANONICAL_UTC = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", re.ASCII)
+
+
 def _sqlite_utc_fn(ts: str | None) -> str | None:
     if not isinstance(ts, str):
+        return ts
+    if _CANONICAL_UTC.fullmatch(ts):  # already canonical: skip the costly parse and format
         return ts
     return _parse_utc(ts).strftime("%Y-%m-%d %H:%M:%S.%f")
 
@@ -244,7 +367,26 @@ def _sqlite_local_week_fn(ts: str | None, tz: str) -> str | None:
     return (d - timedelta(days=d.weekday())).isoformat()
 
 
+def _sqlite_fold_fn(text: object) -> object:
+    # str.lower, like PostgreSQL's lower(): per-letter lower case, no casefold (ß stays ß).
+    return text.lower() if isinstance(text, str) else text
+
+
+@lru_cache(maxsize=16)
+def _canonical_edges(edges: str) -> list[str]:
+    return [_sqlite_utc_fn(edge) for edge in edges.split(",")]
+
+
+def _sqlite_bucket_fn(ts: str | None, edges: str) -> int | None:
+    if not isinstance(ts, str):
+        return None
+    # Canonical UTC text sorts as time does, so the search compares strings.
+    return bisect_right(_canonical_edges(edges), _sqlite_utc_fn(ts))
+
+
 def _register_sqlite_functions(dbapi_conn: sqlite3.Connection, _record) -> None:
+    dbapi_conn.create_function("hsl_bucket", 2, _sqlite_bucket_fn, deterministic=True)
     dbapi_conn.create_function("hsl_utc", 1, _sqlite_utc_fn, deterministic=True)
     dbapi_conn.create_function("hsl_local_date", 2, _sqlite_local_date_fn, deterministic=True)
     dbapi_conn.create_function("hsl_local_week", 2, _sqlite_local_week_fn, deterministic=True)
+    dbapi_conn.create_function("hsl_fold", 1, _sqlite_fold_fn, deterministic=True)

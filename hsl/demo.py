@@ -121,7 +121,7 @@ def _registrations(rng, ids, usernames, first_names, first_us, end_us, eligible)
     ts = np.minimum(ts, end_us - 3600 * 10**6)
     reg_day = pd.to_datetime(ts, unit="us").normalize()
     weekday = np.array([LESSON_WEEKDAY[t] for t in lesson])
-    ahead = (weekday - reg_day.weekday.to_numpy()) % 7 + 1
+    ahead = (weekday - reg_day.day_of_week.to_numpy()) % 7 + 1
     lesson_date = (reg_day + pd.to_timedelta(ahead, unit="D")).date
     email_user = np.where(pd.isna(usernames[who]), "student", usernames[who]).astype(str)
     frame = pd.DataFrame({
@@ -227,9 +227,9 @@ def load(engine: Engine, size: DemoSize) -> dict[str, int]:
         raw.commit()
     finally:
         raw.close()
-    if is_postgres(engine):
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE")
+    # Fresh statistics, or both planners pick poor indexes for the first queries.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM ANALYZE" if is_postgres(engine) else "ANALYZE")
     return {name: len(frame) for name, frame in frames.items()}
 
 

@@ -43,11 +43,20 @@ def plain_records(frame: pd.DataFrame) -> list[dict]:
 def to_csv(frame: pd.DataFrame, *, for_excel: bool = True) -> str:
     """Return `frame` as CSV text with formula cells neutralised; a BOM when for Excel."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n" if for_excel else "\n")
-    writer.writerow(frame.columns)
-    for record in plain_records(frame):
-        writer.writerow(["" if v is None else neutralise(v) for v in record.values()])
-    return (UTF8_BOM if for_excel else "") + buf.getvalue()
+    # The writer only quotes a cell holding "\r" when "\r" is in its line terminator.
+    writer = csv.writer(buf, lineterminator="\r\n")
+    rows = [list(frame.columns)]
+    rows += [["" if v is None else neutralise(v) for v in r.values()] for r in plain_records(frame)]
+    if for_excel:
+        writer.writerows(rows)
+        return UTF8_BOM + buf.getvalue()
+    lines = []
+    for row in rows:
+        buf.seek(0)
+        buf.truncate()
+        writer.writerow(row)
+        lines.append(buf.getvalue().removesuffix("\r\n"))
+    return "\n".join(lines) + "\n"
 
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
@@ -63,5 +72,7 @@ def to_json(frame: pd.DataFrame) -> str:
 def file_name(report: str, **filters: object) -> str:
     """Return a safe file name such as `funnel_2026-11-01_2026-11-30_python.csv`."""
     parts = [report, *(str(v) for v in filters.values() if v not in (None, "", False))]
-    slug = "_".join(re.sub(r"[^\w.-]+", "-", p, flags=re.ASCII).strip("-") for p in parts)
+    # ASCII letters, digits, `_`, `-`, single dots; no leading dot, nothing like `..`.
+    slugs = (re.sub(r"[^\w.-]+", "-", p, flags=re.ASCII) for p in parts)
+    slug = "_".join(s for s in (re.sub(r"\.{2,}", ".", s).strip("-.") for s in slugs) if s)
     return f"{slug or 'export'}.csv"

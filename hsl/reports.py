@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from hsl.errors import ValidationError
 from hsl.filters import Period
-from hsl.metrics import funnel, lessons, overview
+from hsl.metrics import activity, funnel, leads, lessons, overview, retention, streams, users
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class Report:
     run: Callable[..., pd.DataFrame]
     columns: tuple[str, ...]
     options: tuple[str, ...] = ()
+    required: tuple[str, ...] = ()
 
 
 REPORTS: dict[str, Report] = {
@@ -33,11 +34,20 @@ REPORTS: dict[str, Report] = {
         ("lesson_type", "lesson_date", "registrants", "attended", "attendance_rate"),
     ),
     "funnel": Report(funnel.funnel, tuple(funnel.FUNNEL_COLUMNS), ("lesson_type",)),
+    "activity": Report(activity.activity_by_day, tuple(activity.ACTIVITY_COLUMNS)),
+    "event-types": Report(activity.event_types, tuple(activity.EVENT_TYPE_COLUMNS)),
+    "streams": Report(streams.stream_summary, tuple(streams.SUMMARY_COLUMNS)),
+    "roster": Report(
+        streams.stream_roster, tuple(streams.ROSTER_COLUMNS), ("stream",), required=("stream",)
+    ),
+    "leads": Report(leads.leads, tuple(leads.LEAD_COLUMNS), ("window_days", "include_paying")),
+    "retention": Report(retention.retention, tuple(retention.RETENTION_COLUMNS)),
+    "users": Report(users.users_report, tuple(users.USER_COLUMNS), ("search",)),
 }
 
 
-def run_report(engine: Engine, name: str, period: Period, **options: object) -> pd.DataFrame:
-    """Compute report `name` for the period; options not given stay at their defaults."""
+def report_options(name: str, **options: object) -> dict[str, object]:
+    """Return the options given (not None) for report `name`; raise if one is stray or missing."""
     report = REPORTS.get(name)
     if report is None:
         known = ", ".join(sorted(REPORTS))
@@ -47,5 +57,15 @@ def run_report(engine: Engine, name: str, period: Period, **options: object) -> 
     if stray:
         flag = "--" + stray[0].replace("_", "-")
         raise ValidationError(f"The option {flag} does not apply to the {name} report.")
-    frame = report.run(engine, period, **given)
-    return frame[list(report.columns)]
+    missing = [k for k in report.required if k not in given]
+    if missing:
+        flag = "--" + missing[0].replace("_", "-")
+        raise ValidationError(f"The {name} report needs {flag}.")
+    return given
+
+
+def run_report(engine: Engine, name: str, period: Period, **options: object) -> pd.DataFrame:
+    """Compute report `name` for the period; options not given stay at their defaults."""
+    given = report_options(name, **options)
+    frame = REPORTS[name].run(engine, period, **given)
+    return frame[list(REPORTS[name].columns)]

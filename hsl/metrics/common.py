@@ -15,6 +15,13 @@ from hsl.filters import Period
 from hsl.schema import bookings, events, free_lesson_registrations, users
 
 CLICK_EVENT = "lesson_link_clicked"
+# (user_id, timestamp) of every table that makes a user known; first seen is their minimum.
+SEEN_AT = (
+    (users.c.user_id, users.c.first_seen_at),
+    (bookings.c.user_id, bookings.c.created_at),
+    (events.c.user_id, events.c.created_at),
+    (free_lesson_registrations.c.user_id, free_lesson_registrations.c.registered_at),
+)
 
 
 def fetch(bind: Engine | Connection, stmt: Select) -> pd.DataFrame:
@@ -41,16 +48,10 @@ def in_period(ts: ColumnElement, period: Period) -> ColumnElement:
 
 def first_seen() -> Subquery:
     """Subquery (user_id, first_seen): every known user and their earliest timestamp."""
-    sources = [
-        (users.c.user_id, users.c.first_seen_at),
-        (bookings.c.user_id, bookings.c.created_at),
-        (events.c.user_id, events.c.created_at),
-        (free_lesson_registrations.c.user_id, free_lesson_registrations.c.registered_at),
-    ]
     per_table = union_all(
         *(
             select(uid.label("user_id"), func.min(utc(ts)).label("ts")).group_by(uid)
-            for uid, ts in sources
+            for uid, ts in SEEN_AT
         )
     ).subquery("seen_by_table")
     return (
@@ -85,3 +86,30 @@ def on_spine(spine: pd.DataFrame, counts: pd.DataFrame, key: str = "day") -> pd.
     value_cols = [c for c in merged.columns if c != key]
     merged[value_cols] = merged[value_cols].fillna(0).astype("int64")
     return merged
+
+
+def from_newest_registration(column: str, user_id: ColumnElement) -> ColumnElement:
+    """Correlated `column` of the user's newest registration (registered_at DESC, id DESC)."""
+    regs = free_lesson_registrations.c
+    return (
+        select(regs[column])
+        .where(regs.user_id == user_id)
+        .order_by(utc(regs.registered_at).desc(), regs.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def latest_names(user_id: ColumnElement) -> list[ColumnElement]:
+    """Correlated `username`, `first_name` of `user_id`: the users row, else newest registration."""
+    columns = []
+    for name in ("username", "first_name"):
+        from_users = select(users.c[name]).where(users.c.user_id == user_id).scalar_subquery()
+        from_regs = from_newest_registration(name, user_id)
+        columns.append(func.coalesce(from_users, from_regs).label(name))
+    return columns
+
+
+def local_times(values: pd.Series, tz: str) -> pd.Series:
+    """Aware timestamps (None → NaT) converted to the reporting timezone `tz`."""
+    return pd.to_datetime(values, utc=True).dt.tz_convert(tz)

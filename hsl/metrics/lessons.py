@@ -69,9 +69,9 @@ def _attendance(engine: Engine, period: Period, keys: list[str]) -> pd.DataFrame
             func.count(distinct(case((r.c.attended == 1, r.c.user_id)))).label("attended"),
         )
         .group_by(*group)
-        .order_by(*group)
     )
-    frame = fetch(engine, stmt)
+    # Sorted here, not by the database: its collation would make the order differ per server.
+    frame = fetch(engine, stmt).sort_values(keys, kind="stable", ignore_index=True)
     frame["attendance_rate"] = rate(frame["attended"], frame["registrants"])
     return frame[[*keys, "registrants", "attended", "attendance_rate"]]
 

@@ -1,0 +1,49 @@
+"""HSL Analytics: the list of pages, the auth gate and the shared sidebar.
+
+Run with `streamlit run app.py`. Each page file in pages/ draws one screen.
+"""
+
+import streamlit as st
+
+from hsl.errors import DatabaseUnavailable, HslError
+from hsl_ui import auth, banners, sidebar, state
+
+# One line a page: navigation section, file, title, icon, the least role that may open it.
+PAGES = [
+    ("Dashboards", "pages/overview.py", "Overview", ":material/dashboard:", "viewer"),
+]
+
+SIDEBAR_PX = 280  # leaves room for five KPI cards side by side at 1280 px
+
+st.set_page_config(page_title="HSL Analytics", page_icon=":material/insights:", layout="wide",
+                   initial_sidebar_state=SIDEBAR_PX)
+
+try:
+    settings = state.settings()
+except HslError as err:
+    banners.error(err)
+    st.stop()
+
+user = auth.current_user(settings)
+sections: dict[str, list[st.Page]] = {}
+for section, path, title, icon, role in PAGES:
+    if user.can(role):
+        sections.setdefault(section, []).append(st.Page(path, title=title, icon=icon))
+page = st.navigation(sections)
+
+period, loaded_slot = sidebar.render(settings, user)
+state.begin_run(period)
+top = st.container()
+if settings.is_demo:
+    with top:
+        banners.demo()
+try:
+    state.engine()
+    page.run()
+except DatabaseUnavailable:
+    with top:
+        banners.database_down()
+except HslError as err:
+    with top:
+        banners.error(err)
+sidebar.show_loaded_at(loaded_slot, state.oldest_load(), settings.timezone)

@@ -1,0 +1,284 @@
+"""The audience builder (SPEC §5): users picked by filters combined with AND.
+
+Registration filters (lesson types, registration dates, attended) apply to one and the
+same registration; stream and status filters to one and the same booking. The result has
+one row per user: contact fields and the facts that matched (the lesson types of the
+matching registrations, the streams and status words of the matching bookings, the lead
+tier and the last activity). Exporting needs the analyst role; the data layer checks it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql import ColumnElement, Select
+
+from hsl.auth import Actor, Permission, hide_contacts, require
+from hsl.db import reading, utc
+from hsl.errors import ValidationError
+from hsl.filters import Period, utc_now
+from hsl.metrics.common import (
+    fetch,
+    fetch_scalar,
+    first_seen,
+    from_newest_registration,
+    latest_names,
+    local_times,
+)
+from hsl.metrics.leads import DEFAULT_RULES, TIERS, LeadRules, lead_scores
+from hsl.metrics.lessons import clicked_lesson
+from hsl.metrics.streams import natural_key
+from hsl.metrics.users import MAX_USER_ID, PAGE_SIZE, tme_link
+from hsl.schema import BOOKING_STATUS, bookings, events, free_lesson_registrations, status_word
+
+AUDIENCE_COLUMNS = [
+    "user_id", "username", "first_name", "email", "tme_link",
+    "lesson_types", "streams", "statuses", "tier", "last_activity",
+]
+
+regs = free_lesson_registrations.c
+b = bookings.c
+e = events.c
+
+
+@dataclass(frozen=True)
+class AudienceFilter:
+    """Who to pick; every filter left empty (or None) does not narrow the audience.
+
+    `attended` needs a matching registration: True keeps people who clicked the link of a
+    matching registration's lesson type, False those with a matching one they did not click.
+    `booked` True keeps people with an active booking (not cancelled), False people without.
+    `active_within_days` N keeps people with an event in (now − N days, now].
+    `user_ids` None means no id filter; an empty tuple matches nobody.
+    """
+
+    lesson_types: tuple[str, ...] = ()
+    registered_from: date | None = None
+    registered_to: date | None = None
+    attended: bool | None = None
+    streams: tuple[str, ...] = ()
+    statuses: tuple[int, ...] = ()
+    booked: bool | None = None
+    tiers: tuple[str, ...] = ()
+    active_within_days: int | None = None
+    event_types: tuple[str, ...] = ()
+    user_ids: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, list | set | frozenset):
+                object.__setattr__(self, f.name, tuple(value))
+        start, end = self.registered_from, self.registered_to
+        if start and end and start > end:
+            raise ValidationError(
+                f"The registration start {start} is after its end {end}."
+            )
+        unknown_tiers = [t for t in self.tiers if t not in TIERS]
+        if unknown_tiers:
+            raise ValidationError(
+                f"Unknown lead tier {unknown_tiers[0]!r}; choose from {', '.join(TIERS)}."
+            )
+        odd = [s for s in self.statuses if isinstance(s, bool) or not isinstance(s, int)]
+        if odd:
+            known = ", ".join(f"{code} ({word})" for code, word in BOOKING_STATUS.items())
+            raise ValidationError(f"The booking status {odd[0]!r} is not one of {known}.")
+        days = self.active_within_days
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
+            raise ValidationError(f"Active within {days!r} days must be a whole number ≥ 1.")
+        bad_ids = [
+            i for i in self.user_ids or ()
+            if isinstance(i, bool) or not isinstance(i, int) or not 0 < i <= MAX_USER_ID
+        ]
+        if bad_ids:
+            raise ValidationError(f"{bad_ids[0]!r} is not a user id.")
+
+    def describe(self) -> dict[str, str]:
+        """The filters that are set, as short text (for file names and captions)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None or value == ():
+                continue
+            if isinstance(value, tuple):
+                shown = value if f.name != "user_ids" else (f"{len(value)} ids",)
+                out[f.name] = "+".join(str(v) for v in shown)
+            else:
+                out[f.name] = str(value).lower() if isinstance(value, bool) else str(value)
+        return out
+
+
+def _clock(tz: str, now: datetime | None) -> Period:
+    """A one-day Period carrying the reporting timezone and the clock."""
+    return Period.last_days(1, tz, now or utc_now())
+
+
+def _registration_match(flt: AudienceFilter, clock: Period) -> list[ColumnElement]:
+    """Conditions on one registration row; empty when no registration filter is set."""
+    found = []
+    if flt.lesson_types:
+        found.append(regs.lesson_type.in_(flt.lesson_types))
+    if flt.registered_from:
+        found.append(utc(regs.registered_at) >= clock.local_midnight_utc(flt.registered_from))
+    if flt.registered_to:
+        end = clock.local_midnight_utc(flt.registered_to + timedelta(days=1))
+        found.append(utc(regs.registered_at) < end)
+    if flt.attended is not None:
+        clicked = clicked_lesson(regs.user_id, regs.lesson_type)
+        found.append(clicked if flt.attended else ~clicked)
+    return found
+
+
+def _booking_match(flt: AudienceFilter) -> list[ColumnElement]:
+    """Conditions on one booking row; empty when no booking filter is set."""
+    found = []
+    if flt.streams:
+        found.append(b.course_stream.in_(flt.streams))
+    if flt.statuses:
+        found.append(b.confirmed.in_(flt.statuses))
+    return found
+
+
+def _matching(flt: AudienceFilter, clock: Period, rules: LeadRules) -> Select:
+    """SELECT user_id of every known user the filter keeps."""
+    known = first_seen()
+    uid = known.c.user_id
+    stmt = select(uid)
+    if reg := _registration_match(flt, clock):
+        stmt = stmt.where(exists().where(regs.user_id == uid, *reg))
+    if booking := _booking_match(flt):
+        stmt = stmt.where(exists().where(b.user_id == uid, *booking))
+    if flt.booked is not None:
+        active = exists().where(b.user_id == uid, b.confirmed != -1)
+        stmt = stmt.where(active if flt.booked else ~active)
+    if flt.tiers:
+        scores = lead_scores(clock, rules)
+        stmt = stmt.where(uid.in_(select(scores.c.user_id).where(scores.c.tier.in_(flt.tiers))))
+    if flt.active_within_days is not None:
+        since = clock.now - timedelta(days=flt.active_within_days)
+        stmt = stmt.where(exists().where(
+            e.user_id == uid, utc(e.created_at) > since, utc(e.created_at) <= clock.now
+        ))
+    if flt.event_types:
+        stmt = stmt.where(exists().where(e.user_id == uid, e.event_type.in_(flt.event_types)))
+    if flt.user_ids is not None:
+        # Validated ints, rendered inline: a pasted list may exceed SQLite's bound-variable limit.
+        ids = bindparam("audience_ids", list(flt.user_ids), expanding=True, literal_execute=True)
+        stmt = stmt.where(uid.in_(ids))
+    return stmt
+
+
+def audience_count(
+    bind: Engine | Connection,
+    flt: AudienceFilter,
+    tz: str = "UTC",
+    now: datetime | None = None,
+    rules: LeadRules = DEFAULT_RULES,
+) -> int:
+    """How many users match the filter (all known users for an empty filter)."""
+    matched = _matching(flt, _clock(tz, now), rules).subquery("audience")
+    return fetch_scalar(bind, select(func.count()).select_from(matched))
+
+
+def _joined(values: pd.Series, key=None) -> str:
+    return ", ".join(sorted(set(values), key=key))
+
+
+def _facts(
+    conn: Connection, flt: AudienceFilter, clock: Period, ids: list[int] | None
+) -> pd.DataFrame:
+    """Per user (all users when `ids` is None): lesson types, streams, status words matched."""
+    reg_stmt = select(regs.user_id, regs.lesson_type).distinct()
+    reg_stmt = reg_stmt.where(*_registration_match(flt, clock))
+    booking_stmt = select(b.user_id, b.course_stream, b.confirmed).distinct()
+    booking_stmt = booking_stmt.where(*_booking_match(flt))
+    if ids is not None:
+        reg_stmt = reg_stmt.where(regs.user_id.in_(ids))
+        booking_stmt = booking_stmt.where(b.user_id.in_(ids))
+    reg_rows, booking_rows = fetch(conn, reg_stmt), fetch(conn, booking_stmt)
+    booking_rows["status"] = [status_word(code) for code in booking_rows["confirmed"]]
+    rank = {status_word(code): i for i, code in enumerate(sorted(BOOKING_STATUS))}
+    per_user = [
+        reg_rows.groupby("user_id")["lesson_type"].agg(_joined).rename("lesson_types"),
+        booking_rows.dropna(subset=["course_stream"]).groupby("user_id")["course_stream"]
+        .agg(lambda s: _joined(s, natural_key)).rename("streams"),
+        booking_rows.groupby("user_id")["status"]
+        .agg(lambda s: _joined(s, lambda w: (rank.get(w, len(rank)), w))).rename("statuses"),
+    ]
+    return pd.concat(per_user, axis=1)
+
+
+def _rows(
+    bind: Engine | Connection,
+    flt: AudienceFilter,
+    tz: str,
+    now: datetime | None,
+    rules: LeadRules,
+    limit: int | None,
+    offset: int,
+) -> pd.DataFrame:
+    if isinstance(bind, Engine):
+        with reading(bind) as conn:
+            return _rows(conn, flt, tz, now, rules, limit, offset)
+    clock = _clock(tz, now)
+    page = _matching(flt, clock, rules).order_by("user_id").limit(limit).offset(offset)
+    uid = page.subquery("page").c.user_id
+    last_activity = (
+        select(func.max(utc(e.created_at)))
+        .where(e.user_id == uid, utc(e.created_at) <= clock.now)
+        .scalar_subquery()
+    )
+    # Names, email and last activity are looked up for the rows shown only.
+    frame = fetch(bind, select(
+        uid, *latest_names(uid), from_newest_registration("email", uid).label("email"),
+        last_activity.label("last_activity"),
+    ).order_by(uid))
+    # A page asks for its own users' facts and tiers; an export for everyone's.
+    page_ids = [int(i) for i in frame["user_id"]] if limit is not None else None
+    frame = frame.join(_facts(bind, flt, clock, page_ids), on="user_id")
+    frame = frame.join(_tiers(bind, clock, rules, page_ids), on="user_id")
+    frame["tme_link"] = [tme_link(u) for u in frame["username"]]
+    frame["last_activity"] = local_times(frame["last_activity"], tz)
+    return frame[AUDIENCE_COLUMNS]
+
+
+def _tiers(
+    conn: Connection, clock: Period, rules: LeadRules, ids: list[int] | None
+) -> pd.DataFrame:
+    """Lead tier per candidate (of `ids`, or all), indexed by user_id."""
+    s = lead_scores(clock, rules).c
+    stmt = select(s.user_id, s.tier)
+    if ids is not None:
+        stmt = stmt.where(s.user_id.in_(ids))
+    return fetch(conn, stmt).set_index("user_id")
+
+
+def audience_rows(
+    bind: Engine | Connection,
+    actor: Actor,
+    flt: AudienceFilter,
+    tz: str = "UTC",
+    now: datetime | None = None,
+    rules: LeadRules = DEFAULT_RULES,
+    limit: int | None = PAGE_SIZE,
+    offset: int = 0,
+) -> pd.DataFrame:
+    """One page of AUDIENCE_COLUMNS by user_id; contact fields blank for viewers."""
+    return hide_contacts(_rows(bind, flt, tz, now, rules, limit, offset), actor)
+
+
+def export_audience(
+    bind: Engine | Connection,
+    actor: Actor,
+    flt: AudienceFilter,
+    tz: str = "UTC",
+    now: datetime | None = None,
+    rules: LeadRules = DEFAULT_RULES,
+) -> pd.DataFrame:
+    """Every matching row (AUDIENCE_COLUMNS) for a CSV; PermissionDenied below analyst."""
+    require(actor, Permission.EXPORT)
+    return _rows(bind, flt, tz, now, rules, None, 0)

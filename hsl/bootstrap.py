@@ -1,0 +1,45 @@
+"""Open the configured database for the app: fill the embedded demo, check a real one."""
+
+from __future__ import annotations
+
+from sqlalchemy import inspect
+from sqlalchemy.engine import Engine
+
+from hsl import demo, migrate
+from hsl.config import Settings
+from hsl.db import check_connection, make_engine
+from hsl.errors import ConflictError
+from hsl.schema import BOT_TABLES
+
+
+def prepare(engine: Engine, *, is_demo: bool, size: demo.DemoSize | None = None) -> None:
+    """Make `engine` ready to read, or raise DatabaseUnavailable / ConflictError.
+
+    The embedded demo database is migrated and, when empty, filled with demo data (first
+    run). A real database is only checked: reachable and at the newest migration; the app
+    never changes a real schema on its own, the operator runs `python -m hsl init-db`.
+    """
+    check_connection(engine)
+    if is_demo:
+        migrate.upgrade(engine)
+        if demo.is_empty(engine):
+            demo.load(engine, size or demo.DemoSize())
+        return
+    # Reading needs only the bot's tables; the app's own (audit_log) matter for writes.
+    missing = [t.name for t in BOT_TABLES if t.name not in inspect(engine).get_table_names()]
+    if missing:
+        raise ConflictError(
+            f"The database lacks the table(s) {', '.join(missing)}; "
+            "run `python -m hsl init-db` against it."
+        )
+
+
+def open_database(settings: Settings) -> Engine:
+    """Return an engine on the configured database, prepared as `prepare` describes."""
+    engine = make_engine(settings.database_url, settings.statement_timeout_ms)
+    try:
+        prepare(engine, is_demo=settings.is_demo)
+    except Exception:
+        engine.dispose()
+        raise
+    return engine

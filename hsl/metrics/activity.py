@@ -1,0 +1,100 @@
+"""Bot activity (SPEC §3): events and active users per local day, event types and their shares."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+from sqlalchemy import distinct, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.sql import ColumnElement
+
+from hsl.db import bucket_of
+from hsl.errors import ValidationError
+from hsl.filters import Period
+from hsl.metrics.common import day_spine, fetch, in_period, on_spine, rate
+from hsl.schema import events
+
+OTHER = "other"
+ACTIVITY_COLUMNS = ["day", "events", "active_users"]
+EVENT_TYPE_COLUMNS = ["event_type", "events", "share"]
+DAY_TYPE_COLUMNS = ["day", "event_type", "events"]
+
+
+def _day_number(period: Period) -> ColumnElement:
+    """SQL: 1 for an event on the range's first local day, 2 for the next, ... (see _to_day)."""
+    midnights = [period.local_midnight_utc(period.start + timedelta(days=k))
+                 for k in range(period.days + 1)]
+    return bucket_of(events.c.created_at, midnights).label("day")
+
+
+def _to_day(frame: pd.DataFrame, period: Period) -> pd.DataFrame:
+    """Turn the `day` numbers of `_day_number` back into local dates."""
+    days = [period.start + timedelta(days=int(n) - 1) for n in frame["day"]]
+    return frame.assign(day=pd.Series(days, index=frame.index, dtype=object))
+
+
+def activity_by_day(engine: Engine, period: Period) -> pd.DataFrame:
+    """Per local day of the range (every day present): events and distinct active users."""
+    day = _day_number(period)
+    stmt = (
+        select(
+            day,
+            func.count().label("events"),
+            func.count(distinct(events.c.user_id)).label("active_users"),
+        )
+        .where(in_period(events.c.created_at, period))
+        .group_by(day)
+    )
+    frame = on_spine(day_spine(period.start, period.end), _to_day(fetch(engine, stmt), period))
+    return frame[ACTIVITY_COLUMNS]
+
+
+def event_types(engine: Engine, period: Period) -> pd.DataFrame:
+    """Per event type in the range: events and share of all events (shares sum to 1).
+
+    Ordered by events, most first, then by name; no rows when the range has no events.
+    """
+    stmt = (
+        select(events.c.event_type, func.count().label("events"))
+        .where(in_period(events.c.created_at, period))
+        .group_by(events.c.event_type)
+    )
+    frame = fetch(engine, stmt)
+    frame = frame.sort_values(["events", "event_type"], ascending=[False, True], kind="stable")
+    frame = frame.reset_index(drop=True)
+    frame["events"] = frame["events"].astype("int64")
+    frame["share"] = rate(frame["events"], pd.Series(frame["events"].sum(), index=frame.index))
+    return frame[EVENT_TYPE_COLUMNS]
+
+
+def events_by_day_and_type(engine: Engine, period: Period, top: int | None = None) -> pd.DataFrame:
+    """Events per (local day, event type) for a stacked chart: every day × every type, 0-filled.
+
+    With `top`, the `top` most frequent types in the range keep their names and the rest
+    add up under "other" (last). Rows are ordered by day, then by the types' rank.
+    """
+    if top is not None and top < 1:
+        raise ValidationError(f"Show at least one event type, not {top}.")
+    day = _day_number(period)
+    stmt = (
+        select(day, events.c.event_type, func.count().label("events"))
+        .where(in_period(events.c.created_at, period))
+        .group_by(day, events.c.event_type)
+    )
+    counts = _to_day(fetch(engine, stmt), period)
+    if counts.empty:
+        return pd.DataFrame(columns=DAY_TYPE_COLUMNS)
+    totals = counts.groupby("event_type")["events"].sum().reset_index()
+    ranked = totals.sort_values(["events", "event_type"], ascending=[False, True], kind="stable")
+    names = list(ranked["event_type"])
+    if top is not None and len(names) > top:
+        keep = set(names[:top])
+        counts["event_type"] = counts["event_type"].where(counts["event_type"].isin(keep), OTHER)
+        names = [*names[:top], OTHER]
+    counts = counts.groupby(["day", "event_type"], as_index=False)["events"].sum()
+    order = pd.DataFrame({"event_type": list(dict.fromkeys(names))})
+    spine = day_spine(period.start, period.end).merge(order, how="cross")
+    frame = spine.merge(counts, on=["day", "event_type"], how="left")
+    frame["events"] = frame["events"].fillna(0).astype("int64")
+    return frame[DAY_TYPE_COLUMNS]

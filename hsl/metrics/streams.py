@@ -1,0 +1,131 @@
+"""Course streams (SPEC §3, §7): bookings by status per stream, and one stream's roster.
+
+Streams are whatever strings the bot wrote, read from `bookings` and sorted naturally
+(`2nd_stream` before `10th_stream`); everything here is all time.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+from sqlalchemy import case, distinct, func, select
+from sqlalchemy.engine import Engine
+
+from hsl.db import utc
+from hsl.errors import NotFoundError
+from hsl.filters import Period
+from hsl.metrics.common import fetch, latest_names, local_times, rate
+from hsl.schema import BOOKING_STATUS, bookings, events, status_word
+
+# The summary's status columns, in display order, with their `confirmed` codes.
+STATUS_COLUMNS = {"new": 0, "pending": 1, "confirmed": 2, "cancelled": -1}
+SUMMARY_COLUMNS = [
+    "course_stream", "bookings", *STATUS_COLUMNS, "students", "paid_rate", "cancel_rate",
+]
+STATUS_COUNT_COLUMNS = ["course_stream", "confirmed", "status", "bookings"]
+ROSTER_COLUMNS = ["user_id", "username", "first_name", "status", "events", "last_activity"]
+
+b = bookings.c
+
+
+def natural_key(name: str | None) -> tuple:
+    """Sort key: digit runs compare as numbers, text case-insensitively; missing sorts last."""
+    if not isinstance(name, str):
+        return (1, ())
+    parts = re.split(r"(\d+)", name)
+    return (0, tuple(
+        (0, int(part), part) if i % 2 else (1, part.casefold(), part)
+        for i, part in enumerate(parts) if part
+    ))
+
+
+def _natural_order(frame: pd.DataFrame, then: str | None = None) -> pd.DataFrame:
+    """Rows sorted by `course_stream` naturally, then by the column `then`."""
+    streams = list(frame["course_stream"])
+    extra = list(frame[then]) if then else [0] * len(frame)
+    order = sorted(range(len(frame)), key=lambda i: (natural_key(streams[i]), extra[i]))
+    return frame.iloc[order].reset_index(drop=True)
+
+
+def list_streams(engine: Engine) -> list[str]:
+    """Every stream named by a booking, naturally sorted (bookings without a stream skipped)."""
+    stmt = select(b.course_stream).where(b.course_stream.is_not(None)).distinct()
+    return sorted(fetch(engine, stmt)["course_stream"], key=natural_key)
+
+
+def stream_summary(engine: Engine, period: Period | None = None) -> pd.DataFrame:
+    """Per stream, all time: bookings by status, distinct students, paid and cancel rates (0..1).
+
+    `period` is accepted for the report registry and ignored. Statuses other than the four
+    known ones count only in `bookings` (see `status_counts`). Bookings without a stream
+    form one row with an empty `course_stream`, last.
+    """
+    stmt = select(
+        b.course_stream,
+        func.count().label("bookings"),
+        *(func.count(case((b.confirmed == code, 1))).label(col)
+          for col, code in STATUS_COLUMNS.items()),
+        func.count(distinct(b.user_id)).label("students"),
+    ).group_by(b.course_stream)
+    frame = _natural_order(fetch(engine, stmt))
+    frame["paid_rate"] = rate(frame["confirmed"], frame["bookings"])
+    frame["cancel_rate"] = rate(frame["cancelled"], frame["bookings"])
+    return frame[SUMMARY_COLUMNS]
+
+
+def status_counts(engine: Engine, period: Period | None = None) -> pd.DataFrame:
+    """Bookings per (stream, status code), all time, with the status word ("unknown (N)").
+
+    Rows follow the streams' natural order, then new, pending, confirmed, cancelled and
+    unknown codes ascending; for the stacked status chart and the "unknown (N)" cells.
+    """
+    stmt = select(b.course_stream, b.confirmed, func.count().label("bookings")).group_by(
+        b.course_stream, b.confirmed
+    )
+    frame = fetch(engine, stmt)
+    known = list(STATUS_COLUMNS.values())
+    frame["_rank"] = [
+        (known.index(c), 0) if c in BOOKING_STATUS else (len(known), c) for c in frame["confirmed"]
+    ]
+    frame = _natural_order(frame, "_rank").drop(columns="_rank")
+    frame["status"] = frame["confirmed"].map(status_word)
+    return frame[STATUS_COUNT_COLUMNS]
+
+
+def stream_roster(engine: Engine, period: Period, stream: str) -> pd.DataFrame:
+    """The stream's students by user_id: newest booking status there, all-time events and
+    last activity (in the period's timezone; empty when the student has no events).
+
+    Raises NotFoundError when no booking names the stream.
+    """
+    newest_first = (utc(b.created_at).desc(), b.id.desc())
+    ranked = (
+        select(
+            b.user_id,
+            b.confirmed,
+            func.row_number().over(partition_by=b.user_id, order_by=newest_first).label("n"),
+        )
+        .where(b.course_stream == stream)
+        .subquery("ranked")
+    )
+    mine = events.c.user_id == ranked.c.user_id
+    stmt = (
+        select(
+            ranked.c.user_id,
+            *latest_names(ranked.c.user_id),
+            ranked.c.confirmed,
+            select(func.count()).where(mine).scalar_subquery().label("events"),
+            select(func.max(utc(events.c.created_at))).where(mine).scalar_subquery()
+            .label("last_activity"),
+        )
+        .where(ranked.c.n == 1)
+        .order_by(ranked.c.user_id)
+    )
+    frame = fetch(engine, stmt)
+    if frame.empty:
+        raise NotFoundError(f"No booking is in the stream {stream!r}; pick a known stream.")
+    frame["status"] = [status_word(int(code)) for code in frame["confirmed"]]
+    frame["events"] = frame["events"].astype("int64")
+    frame["last_activity"] = local_times(frame["last_activity"], period.tz)
+    return frame[ROSTER_COLUMNS]

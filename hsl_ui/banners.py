@@ -1,0 +1,51 @@
+"""Banners at the top of every page: demo data, the database being down, plain errors."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from hsl.db import check_connection
+from hsl.errors import DatabaseUnavailable, HslError
+from hsl_ui import state
+
+DATABASE_DOWN = "The database cannot be reached right now; retrying…"
+RETRY_SECONDS = 5
+_ARMED = "_hsl_retry_armed"  # session key: the retry fragment has had its first, inline run
+
+
+def demo() -> None:
+    """Say plainly that the numbers are generated demo data."""
+    st.info(
+        "**Demo data** — this app runs on the embedded demo database with generated "
+        "people and events, not on the school's real data.",
+        icon=":material/science:",
+    )
+
+
+def error(err: HslError) -> None:
+    """Show a typed error's one sentence."""
+    st.error(str(err), icon=":material/error:")
+
+
+def database_down() -> None:
+    """Show the outage banner and check every few seconds; rerun the app once it is back."""
+    st.error(DATABASE_DOWN, icon=":material/cloud_off:")
+    st.session_state[_ARMED] = False
+    _retry_when_back()
+
+
+@st.fragment(run_every=RETRY_SECONDS)
+def _retry_when_back() -> None:
+    if not st.session_state.get(_ARMED):
+        # The inline call during the failed run: the check just failed, wait for the timer.
+        st.session_state[_ARMED] = True
+    else:
+        try:
+            check_connection(state.engine())
+        except DatabaseUnavailable:
+            pass  # still down: the timer tries again
+        except HslError:
+            st.rerun(scope="app")  # reachable, but with another message the full run shows
+        else:
+            st.rerun(scope="app")
+    st.caption(f"Checking again every {RETRY_SECONDS} seconds.")

@@ -1,0 +1,129 @@
+"""The one caching module: the engine (st.cache_resource) and query results (st.cache_data).
+
+Pages never touch an engine. They call `report(name, period, **options)`, or a data
+function wrapped once here with `@cached`, and get a DataFrame that is kept for five
+minutes per database, function and arguments. Exceptions are never cached, so a database
+that comes back is used again on the next rerun.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy.engine import Engine
+
+from hsl import bootstrap, reports
+from hsl.config import Settings, load_settings
+from hsl.db import make_engine
+from hsl.filters import DEFAULT_RANGE_DAYS, Period
+from hsl_ui import auth
+
+CACHE_TTL_SECONDS = 300
+_LOADS = "_hsl_loads"  # session key: load times of the results used in this run
+_PERIOD = "_hsl_period"  # session key: the shared Period the sidebar chose in this run
+
+R = TypeVar("R")
+_FUNCTIONS: dict[str, Callable[..., Any]] = {}
+
+
+def settings() -> Settings:
+    """Return the app settings (environment and secrets), read fresh on every run."""
+    return load_settings()
+
+
+@st.cache_resource(show_spinner=False)
+def _engine(url: str, statement_timeout_ms: int) -> Engine:
+    return make_engine(url, statement_timeout_ms)
+
+
+@st.cache_resource(show_spinner="Preparing the database…")
+def _prepared(url: str, statement_timeout_ms: int, is_demo: bool) -> bool:
+    bootstrap.prepare(_engine(url, statement_timeout_ms), is_demo=is_demo)
+    return True
+
+
+def engine() -> Engine:
+    """Return the shared engine, migrated and filled on a first demo run.
+
+    Raises DatabaseUnavailable while the database cannot be reached (never cached).
+    """
+    s = settings()
+    auth.current_user(s)  # no data without a user, however the page was reached
+    _prepared(s.database_url, s.statement_timeout_ms, s.is_demo)
+    return _engine(s.database_url, s.statement_timeout_ms)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, max_entries=1000, show_spinner="Loading data…")
+def _load(_engine: Engine, database_url: str, name: str, args: tuple, kwargs: tuple
+          ) -> tuple[Any, datetime]:
+    """Run registered data function `name`; return its result and when it was loaded."""
+    return _FUNCTIONS[name](_engine, *args, **dict(kwargs)), datetime.now(UTC)
+
+
+def _cache_friendly(value: object) -> object:
+    """A Period's clock is cut to the minute so reruns within a minute hit the cache."""
+    if isinstance(value, Period):
+        return replace(value, now=value.now.replace(second=0, microsecond=0))
+    return value
+
+
+def cached(fn: Callable[..., R]) -> Callable[..., R]:
+    """Wrap a data function `fn(engine, *args, **kwargs)` as `fn(*args, **kwargs)`, cached.
+
+    Arguments must be hashable values (dates, strings, numbers, tuples, Period); results
+    are kept CACHE_TTL_SECONDS per database URL and arguments.
+    """
+    name = f"{fn.__module__}.{fn.__qualname__}"
+    _FUNCTIONS[name] = fn
+
+    @functools.wraps(fn)
+    def wrapper(*args: object, **kwargs: object) -> R:
+        s = settings()
+        result, loaded_at = _load(
+            engine(),
+            s.database_url,
+            name,
+            tuple(_cache_friendly(a) for a in args),
+            tuple(sorted((k, _cache_friendly(v)) for k, v in kwargs.items())),
+        )
+        st.session_state.setdefault(_LOADS, []).append(loaded_at)
+        return result
+
+    return wrapper
+
+
+_run_report = cached(reports.run_report)
+
+
+def report(name: str, period: Period, **options: object) -> pd.DataFrame:
+    """Return SPEC §7 report `name` for `period` (hsl.reports.run_report), cached 5 minutes."""
+    return _run_report(name, period, **options)
+
+
+def clear() -> None:
+    """Forget every cached query result (the Refresh button); the engine stays."""
+    st.cache_data.clear()
+
+
+def begin_run(period: Period) -> None:
+    """Start a script run: remember the shared period, forget the previous run's loads."""
+    st.session_state[_PERIOD] = period
+    st.session_state[_LOADS] = []
+
+
+def period() -> Period:
+    """Return the shared date range the sidebar chose (last 30 days outside the app)."""
+    chosen = st.session_state.get(_PERIOD)
+    return chosen or Period.last_days(DEFAULT_RANGE_DAYS, settings().timezone)
+
+
+def oldest_load() -> datetime | None:
+    """Return when the oldest result shown in this run was loaded (None: nothing loaded)."""
+    loads = st.session_state.get(_LOADS) or []
+    return min(loads) if loads else None

@@ -1,0 +1,56 @@
+"""Tables on screen with human column names and formats, and their CSV download."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pandas as pd
+import streamlit as st
+
+from hsl import export
+from hsl.filters import Period
+from hsl_ui import format as fmt
+
+
+def _holds(column: pd.Series, kind: type) -> bool:
+    """True when the column's first non-empty value is a `kind` (date or datetime)."""
+    values = column.dropna()
+    return len(values) > 0 and isinstance(values.iloc[0], kind)
+
+
+def for_display(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Return the frame with human column names and words, plus its st.column_config."""
+    shown = frame.copy()
+    config: dict = {}
+    for column in frame.columns:
+        name = fmt.label(column)
+        if column in fmt.RATE_COLUMNS:
+            shown[column] = frame[column] * 100
+            config[name] = st.column_config.NumberColumn(format="%.1f%%")
+        elif column in fmt.WORD_COLUMNS:
+            shown[column] = frame[column].map(fmt.human, na_action="ignore")
+        elif pd.api.types.is_integer_dtype(frame[column]) and column != "user_id":
+            config[name] = st.column_config.NumberColumn(format="localized")
+        elif _holds(frame[column], datetime):
+            config[name] = st.column_config.DatetimeColumn(format="D MMM YYYY, HH:mm")
+        elif _holds(frame[column], date):
+            config[name] = st.column_config.DateColumn(format="D MMM YYYY")
+    return shown.rename(columns=fmt.label), config
+
+
+def show(frame: pd.DataFrame, **kwargs: object) -> None:
+    """Draw `frame` as a read-only table with human column names and formatted numbers."""
+    shown, config = for_display(frame)
+    st.dataframe(shown, column_config=config, hide_index=True, **kwargs)
+
+
+def download(frame: pd.DataFrame, report: str, period: Period, **filters: object) -> None:
+    """A CSV download of all of `frame`'s rows; the file name carries the filters."""
+    st.download_button(
+        "Download CSV",
+        data=export.to_csv_bytes(frame),
+        file_name=export.file_name(report, period=period.describe(), **filters),
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+    )

@@ -1,0 +1,77 @@
+"""Overview: headline numbers, growth, attendance and the closed funnel for the chosen dates."""
+
+import streamlit as st
+
+from hsl_ui import charts, params, state, tables
+from hsl_ui import format as fmt
+
+period = state.period()
+previous = period.previous()
+
+st.title("Overview")
+st.caption(
+    f"{fmt.date_range(period.start, period.end)}, compared with the {period.days} days "
+    f"before ({fmt.date_range(previous.start, previous.end)})."
+)
+
+# ---- Headline numbers, each against the previous period of equal length
+now = state.report("kpis", period).iloc[0]
+before = state.report("kpis", previous).iloc[0]
+cards = st.columns(5, gap="xsmall")
+cards[0].metric("Known users", fmt.count(now.known_users), f"{fmt.signed(now.new_users)} new",
+                delta_color="normal" if now.new_users else "off",
+                delta_arrow="auto" if now.new_users else "off", border=True)
+for card, column, label in [
+    (cards[1], "new_users", "New users"),
+    (cards[2], "registrations", "Registrations"),
+    (cards[3], "active_bookings", "Active bookings"),
+    (cards[4], "confirmed_payments", "Confirmed payments"),
+]:
+    card.metric(label, fmt.count(now[column]), fmt.change(now[column], before[column]),
+                border=True)
+with st.expander("How these numbers are counted"):
+    st.markdown(
+        f"""
+- **Known users**: distinct people in any of the bot's tables, all time; the change is
+  the people first seen in these dates.
+- **New users**: people first seen in these dates.
+- **Registrations**: free-lesson registrations made in these dates, by
+  {fmt.count(now.registrants)} people.
+- **Active bookings**: bookings made in these dates and not cancelled, by
+  {fmt.count(now.active_booking_users)} people.
+- **Confirmed payments**: bookings made in these dates and paid, by
+  {fmt.count(now.paying_users)} people.
+
+Changes compare with the {period.days} days before
+({fmt.date_range(previous.start, previous.end)}).
+"""
+    )
+
+# ---- Growth
+st.subheader("New users per day")
+growth = state.report("growth", period)
+charts.show(charts.growth, growth, has_data=bool(growth["total_users"].max()))
+
+# ---- Attendance and the funnel
+left, right = st.columns([2, 3], gap="large")
+with left:
+    st.subheader("Attendance")
+    st.caption("By lesson type: registrants in these dates who clicked the link of their lesson.")
+    attendance = state.report("attendance", period)
+    charts.show(charts.attendance, attendance)
+
+with right:
+    st.subheader("Funnel")
+    lesson_type = params.select(
+        "lesson_type", "Lesson type", [None, *attendance["lesson_type"]],
+        format_func=lambda t: "All lesson types" if t is None else fmt.human(t),
+    )
+    st.caption("People who registered in these dates; each step counts only people "
+               "who also did the step before.")
+    funnel = state.report("funnel", period, lesson_type=lesson_type)
+    if funnel["users"].iloc[0] == 0:
+        charts.no_data()
+    else:
+        charts.show(charts.funnel, funnel)
+        tables.show(funnel)
+        tables.download(funnel, "funnel", period, lesson_type=lesson_type)

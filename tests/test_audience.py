@@ -1,0 +1,198 @@
+"""The audience builder: each filter alone, combined, facts, paging and the export permission.
+
+Counted from the table in tests/fixtures/people.py (AUDIENCE_ROWS, NOW 2026-11-25 12:00 UTC).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from hsl.audience import (
+    AUDIENCE_COLUMNS,
+    AudienceFilter,
+    audience_count,
+    audience_rows,
+    export_audience,
+)
+from hsl.auth import Actor
+from hsl.errors import PermissionDenied, ValidationError
+from tests.conftest import BACKENDS, loaded_engine
+from tests.fixtures.people import AUDIENCE_KNOWN, AUDIENCE_ROWS, EVENTS_ONLY, MOSCOW, NOW, rows
+
+ANALYST = Actor("ann", "analyst")
+VIEWER = Actor("vic", "viewer")
+EO = EVENTS_ONLY
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request) -> str:
+    """Module-scoped backend, so each database is built once per module."""
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def db(backend, database_factory):
+    engine = loaded_engine(backend, database_factory, AUDIENCE_ROWS)
+    yield engine
+    engine.dispose()
+
+
+def picked(db, tz: str = "UTC", **filters) -> list[int]:
+    """The user ids of the audience (all rows, by user_id), checked against the count."""
+    flt = AudienceFilter(**filters)
+    frame = export_audience(db, ANALYST, flt, tz=tz, now=NOW)
+    found = [int(i) for i in frame["user_id"]]
+    assert audience_count(db, flt, tz=tz, now=NOW) == len(found)
+    return found
+
+
+def test_an_empty_filter_is_every_known_user(db):
+    assert picked(db) == AUDIENCE_KNOWN
+
+
+@pytest.mark.parametrize("filters, expected", [
+    ({"lesson_types": ("python",)}, [201, 203, 204, 207]),
+    ({"lesson_types": ("js",)}, [202, 207]),
+    ({"lesson_types": ("python", "js")}, [201, 202, 203, 204, 207]),
+    ({"registered_from": date(2026, 10, 1), "registered_to": date(2026, 10, 31)},
+     [201, 202, 203, 207]),                      # 204 registered 11-02
+    ({"registered_to": date(2026, 10, 15)}, [201, 202, 207]),
+    ({"registered_from": date(2026, 10, 16)}, [203, 204]),  # 207's js is 10-15 22:30 UTC
+    # attended: clicked the link of the registration's own lesson type. 202 clicked python
+    # but registered for js, so it counts as not attended.
+    ({"attended": True}, [201, 203, 207]),
+    ({"attended": False}, [202, 204, 207]),      # 207: its js registration
+    ({"streams": ("2nd_stream",)}, [204, 206, 207, 208]),
+    ({"streams": ("10th_stream",)}, [206]),
+    ({"statuses": (2,)}, [203, 207, 208]),
+    ({"statuses": (-1,)}, [204, 206]),
+    ({"statuses": (0, 1)}, [202, 206, 208]),
+    ({"booked": True}, [202, 203, 206, 207, 208]),
+    ({"booked": False}, [201, 204, EO]),         # 204's only booking is cancelled
+    ({"tiers": ("hot", "warm")}, [201, 202]),
+    ({"tiers": ("cold",)}, [204]),
+    ({"tiers": ("cool",)}, []),
+    ({"active_within_days": 1}, [204, EO]),      # (11-24 12:00, 11-25 12:00]
+    ({"active_within_days": 7}, [201, 202, 204, EO]),
+    ({"event_types": ("lesson_link_clicked",)}, [201, 202, 203, 207]),
+    ({"event_types": ("page_view",)}, [201]),
+    ({"user_ids": (201, EO, 999)}, [201, EO]),
+    ({"user_ids": ()}, []),
+])
+def test_each_filter_alone(db, filters, expected):
+    assert picked(db, **filters) == expected
+
+
+def test_registration_dates_are_local_dates(db):
+    # 207's js registration is 2026-10-16 01:30 in Moscow.
+    assert picked(db, MOSCOW, registered_from=date(2026, 10, 16)) == [203, 204, 207]
+    assert picked(db, MOSCOW, registered_to=date(2026, 10, 15)) == [201, 202, 207]
+
+
+@pytest.mark.parametrize("filters, expected", [
+    # The SPEC's example: python in October, clicked the link, has not booked.
+    ({"lesson_types": ("python",), "registered_from": date(2026, 10, 1),
+      "registered_to": date(2026, 10, 31), "attended": True, "booked": False}, [201]),
+    # Lesson type and attendance concern the same registration: 207 attended python, not js.
+    ({"lesson_types": ("js",), "attended": True}, []),
+    ({"lesson_types": ("js",), "attended": False}, [202, 207]),
+    # Stream and status concern the same booking: 208's 2nd_stream booking is pending.
+    ({"streams": ("2nd_stream",), "statuses": (2,)}, [207]),
+    ({"streams": ("3rd_stream",), "statuses": (2,)}, [203, 208]),
+    ({"tiers": ("hot", "warm"), "active_within_days": 7,
+      "event_types": ("lesson_link_clicked",)}, [201, 202]),
+    ({"tiers": ("hot", "warm"), "lesson_types": ("python",)}, [201]),
+    ({"user_ids": (201, 202, 203), "booked": True}, [202, 203]),
+])
+def test_filters_combine_with_and(db, filters, expected):
+    assert picked(db, **filters) == expected
+
+
+def test_a_long_pasted_id_list(db):
+    # 40 000 ids: more than SQLite binds in one statement.
+    assert picked(db, user_ids=tuple(range(1, 40_001))) == [201, 202, 203, 204, 206, 207, 208]
+
+
+def test_rows_carry_contacts_and_every_fact_without_filters(db):
+    frame = export_audience(db, ANALYST, AudienceFilter(), now=NOW)
+    assert list(frame.columns) == AUDIENCE_COLUMNS
+    facts = rows(frame, "user_id", "username", "email", "tme_link", "lesson_types", "streams",
+                 "statuses", "tier")
+    assert facts == [
+        (201, "hot_python", "hana@example.com", "https://t.me/hot_python", "python", None,
+         None, "hot"),
+        (202, "warm_js", "wes@example.com", "https://t.me/warm_js", "js", "3rd_stream",
+         "pending", "warm"),
+        (203, "paid_py", "pat@example.com", "https://t.me/paid_py", "python", "3rd_stream",
+         "confirmed", None),
+        (204, "nov_py", "nina@example.com", "https://t.me/nov_py", "python", "2nd_stream",
+         "cancelled", "cold"),
+        # natural order: 2nd before 10th; statuses in code order: cancelled, new
+        (206, "booker", None, "https://t.me/booker", None, "2nd_stream, 10th_stream",
+         "cancelled, new", None),
+        (207, "both", "bo@example.com", "https://t.me/both", "js, python", "2nd_stream",
+         "confirmed", None),
+        (208, "split", None, "https://t.me/split", None, "2nd_stream, 3rd_stream",
+         "pending, confirmed", None),
+        (EO, None, None, None, None, None, None, None),
+    ]
+
+
+def test_facts_are_the_ones_that_matched(db):
+    frame = export_audience(
+        db, ANALYST, AudienceFilter(lesson_types=("python",), streams=("2nd_stream",)), now=NOW
+    )
+    # 207 also registered for js; 204 has a python registration and a 2nd_stream booking.
+    assert rows(frame, "user_id", "lesson_types", "streams", "statuses") == [
+        (204, "python", "2nd_stream", "cancelled"),
+        (207, "python", "2nd_stream", "confirmed"),
+    ]
+
+
+def test_last_activity_in_the_reporting_timezone(db):
+    frame = export_audience(db, ANALYST, AudienceFilter(user_ids=(202, 206)), tz=MOSCOW, now=NOW)
+    msk = timezone(timedelta(hours=3))
+    assert frame["last_activity"].iloc[0] == datetime(2026, 11, 22, 13, 10, tzinfo=msk)
+    assert rows(frame, "user_id", "last_activity")[1] == (206, None)
+
+
+def test_pages(db):
+    flt = AudienceFilter()
+    first = audience_rows(db, ANALYST, flt, now=NOW, limit=3)
+    rest = audience_rows(db, ANALYST, flt, now=NOW, limit=3, offset=6)
+    assert [int(i) for i in first["user_id"]] == [201, 202, 203]
+    assert [int(i) for i in rest["user_id"]] == [208, EO]
+    assert rows(rest, "user_id", "streams", "statuses") == [
+        (208, "2nd_stream, 3rd_stream", "pending, confirmed"), (EO, None, None)]
+
+
+def test_viewers_see_no_contact_details(db):
+    frame = audience_rows(db, VIEWER, AudienceFilter(user_ids=(207,)), now=NOW)
+    assert rows(frame, "user_id", "username", "first_name", "email", "tme_link") == [
+        (207, None, "Bo", None, None)]
+
+
+def test_viewers_cannot_export(db):
+    with pytest.raises(PermissionDenied, match="may not export data"):
+        export_audience(db, VIEWER, AudienceFilter(), now=NOW)
+
+
+@pytest.mark.parametrize("filters, message", [
+    ({"registered_from": date(2026, 11, 2), "registered_to": date(2026, 11, 1)}, "after"),
+    ({"tiers": ("lukewarm",)}, "Unknown lead tier"),
+    ({"active_within_days": 0}, "whole number"),
+    ({"statuses": ("paid",)}, "booking status"),
+    ({"user_ids": (-4,)}, "not a user id"),
+])
+def test_bad_filters_are_one_sentence(filters, message):
+    with pytest.raises(ValidationError, match=message):
+        AudienceFilter(**filters)
+
+
+def test_lists_become_tuples_and_describe_names_the_set_filters():
+    flt = AudienceFilter(lesson_types=["python", "js"], attended=False, user_ids=[1, 2, 3])
+    assert flt.lesson_types == ("python", "js")
+    assert flt.describe() == {
+        "lesson_types": "python+js", "attended": "false", "user_ids": "3 ids"}

@@ -1,0 +1,515 @@
+"""The app shell and the Overview page through streamlit.testing.v1.AppTest.
+
+Numbers come from the small dataset below, counted by hand, on SQLite and PostgreSQL;
+the demo database is checked against hsl.reports. Times are UTC; Moscow is UTC+3.
+
+| who | rows                                                                              |
+|-----|-----------------------------------------------------------------------------------|
+| U1  | users row 2026-02-15 (before both periods); registered python 03-12; clicked the  |
+|     | python link twice; a paid booking 03-16                                           |
+| U2  | users row 03-05 (previous period); registered python 03-06; a paid booking 03-07  |
+|     | and a new one 03-08 (both in the previous period)                                 |
+| U3  | users row 03-12; registered python 03-13 and web 03-14; clicked both links; a     |
+|     | cancelled booking 03-17 and a pending one 03-18                                   |
+| U4  | users row 2026-03-20 21:30 UTC = 03-21 00:30 Moscow: after the period             |
+| U5  | users row 2026-03-10 21:30 UTC = 03-11 00:30 Moscow: inside the period; registered |
+|     | web 03-11; one click with NULL details; a booking with the unknown status 3      |
+| U6  | events only: menu_opened 03-15                                                    |
+
+Period 2026-03-11 .. 2026-03-20 (10 days) in Europe/Moscow; previous 03-01 .. 03-10.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import text
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+from hsl import demo, migrate
+from hsl.db import make_engine
+from hsl.filters import Period, utc_now
+from hsl.reports import run_report
+from hsl.schema import users
+from hsl_ui import charts
+from hsl_ui import format as fmt
+from tests.conftest import BACKENDS, loaded_engine
+from tests.fixtures import load_rows, utc
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+MOSCOW = "Europe/Moscow"
+NOW = datetime(2026, 3, 20, 18, 0, tzinfo=UTC)  # 21:00 on 2026-03-20 in Moscow
+DEFAULT_START, DEFAULT_END = date(2026, 2, 19), date(2026, 3, 20)  # last 30 Moscow days
+PERIOD = {"start": "2026-03-11", "end": "2026-03-20"}
+DOWN_URL = "postgresql://nobody@127.0.0.1:1/x"
+DOWN = "The database cannot be reached right now; retrying…"
+KPI_LABELS = ["Known users", "New users", "Registrations", "Active bookings",
+              "Confirmed payments"]
+PY, WEB, CLICK = "python_basics", "web_design", "lesson_link_clicked"
+
+
+def _user(user_id: int, seen: str) -> dict:
+    return {"user_id": user_id, "username": f"u{user_id}", "first_name": f"U{user_id}",
+            "last_name": None, "language_code": "ru", "first_seen_at": utc(seen),
+            "updated_at": utc(seen)}
+
+
+def _reg(user_id: int, lesson_type: str, at: str) -> dict:
+    return {"user_id": user_id, "username": f"u{user_id}", "first_name": f"U{user_id}",
+            "email": f"u{user_id}@example.org", "registered_at": utc(at),
+            "notification_sent": True, "lesson_type": lesson_type, "lesson_date": date(2026, 3, 25)}
+
+
+def _booking(user_id: int, confirmed: int, at: str) -> dict:
+    return {"user_id": user_id, "course_id": 1, "course_stream": "3rd_stream",
+            "confirmed": confirmed, "created_at": utc(at), "referral_code": None,
+            "discount_percent": None}
+
+
+def _event(user_id: int, kind: str, at: str, details: dict | None) -> dict:
+    return {"user_id": user_id, "event_type": kind, "created_at": utc(at), "details": details}
+
+
+ROWS = {
+    "users": [
+        _user(1, "2026-02-15 10:00"), _user(2, "2026-03-05 12:00"), _user(3, "2026-03-12 09:00"),
+        _user(4, "2026-03-20 21:30"), _user(5, "2026-03-10 21:30"),
+    ],
+    "free_lesson_registrations": [
+        _reg(1, PY, "2026-03-12 10:00"), _reg(2, PY, "2026-03-06 10:00"),
+        _reg(3, PY, "2026-03-13 10:00"), _reg(3, WEB, "2026-03-14 10:00"),
+        _reg(5, WEB, "2026-03-11 06:00"),
+    ],
+    "bookings": [
+        _booking(1, 2, "2026-03-16 10:00"), _booking(2, 2, "2026-03-07 10:00"),
+        _booking(2, 0, "2026-03-08 10:00"), _booking(3, -1, "2026-03-17 10:00"),
+        _booking(3, 1, "2026-03-18 10:00"), _booking(5, 3, "2026-03-19 10:00"),
+    ],
+    "events": [
+        _event(1, CLICK, "2026-03-12 12:00", {"lesson_type": PY}),
+        _event(1, CLICK, "2026-03-12 12:05", {"lesson_type": PY}),
+        _event(3, CLICK, "2026-03-13 11:00", {"lesson_type": PY}),
+        _event(3, CLICK, "2026-03-14 12:00", {"lesson_type": WEB}),
+        _event(5, CLICK, "2026-03-11 07:00", None),
+        _event(6, "menu_opened", "2026-03-15 08:00", None),
+    ],
+}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request) -> str:
+    """Module-scoped override: each backend's database is built once for this module."""
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def hand_url(backend, database_factory) -> str:
+    """URL of a database holding ROWS (migrated, bot-like: no enforced foreign keys)."""
+    engine = loaded_engine(backend, database_factory, ROWS)
+    url = engine.url.render_as_string(hide_password=False)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(autouse=True)
+def navigation_as_served(monkeypatch):
+    """Run app.py on every AppTest rerun, as `streamlit run` does.
+
+    AppTest forgets before each run that st.navigation replaced the legacy pages/ folder
+    and then reruns only the page script; a server remembers it for the process.
+    """
+
+    class ServedPagesManager(PagesManager):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr("streamlit.testing.v1.app_test.PagesManager", ServedPagesManager)
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch, tmp_path):
+    """No database settings leak in from the developer's shell; the clock is fixed."""
+    for name in ("DATABASE_URL", "HSL_AUTH_DISABLED", "HSL_STATEMENT_TIMEOUT_MS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HSL_TIMEZONE", MOSCOW)
+    monkeypatch.setenv("HSL_DEMO_DB", str(tmp_path / "never-used-demo.sqlite"))
+    monkeypatch.setattr("hsl_ui.sidebar.utc_now", lambda: NOW)
+
+
+def run_app(monkeypatch, url: str | None, **query: str) -> AppTest:
+    """Run app.py once against `url` (a real database, login off) with `query` in the URL."""
+    if url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        monkeypatch.setenv("HSL_AUTH_DISABLED", "1")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(query)
+    return at.run()
+
+
+def metrics(at: AppTest) -> dict[str, tuple[int, str]]:
+    """KPI label → (value as a number, delta text) as the cards show them."""
+    return {m.label: (int(m.value.replace(",", "")), m.delta) for m in at.metric}
+
+
+def infos(at: AppTest) -> list[str]:
+    return [i.value for i in at.info]
+
+
+def captions(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption]
+
+
+def chart_specs(at: AppTest) -> list[str]:
+    return [c.proto.spec for c in at.get("vega_lite_chart")]
+
+
+def chart_labels(at: AppTest) -> list[str]:
+    """The bar labels the charts draw, read from the data Streamlit sends to the browser."""
+    frames = [convert_arrow_bytes_to_pandas_df(ds.data.data)
+              for chart in at.get("vega_lite_chart") for ds in chart.proto.datasets]
+    return [label for f in frames if "label" in f for label in f["label"]]
+
+
+# ---------------------------------------------------------------- hand-counted numbers
+
+
+def test_overview_shows_hand_counted_kpis_and_deltas(monkeypatch, hand_url):
+    at = run_app(monkeypatch, hand_url, **PERIOD)
+    assert not at.exception
+    assert metrics(at) == {
+        # U1..U6 all time; new in the period: U3, U5 (03-11 in Moscow) and U6 = "+3 new"
+        "Known users": (6, "+3 new"),
+        # previous period: U2 only
+        "New users": (3, "+2 (+200%)"),
+        # 4 rows (U1 py, U3 py, U3 web, U5 web) against U2's one
+        "Registrations": (4, "+3 (+300%)"),
+        # U1 paid, U3 pending, U5 unknown status (not cancelled) against U2's two
+        "Active bookings": (3, "+1 (+50%)"),
+        # U1 against U2
+        "Confirmed payments": (1, "0"),
+    }
+    assert "11 Mar – 20 Mar 2026, compared with the 10 days before (1 Mar – 10 Mar 2026)." in (
+        captions(at))
+    assert at.date_input[0].value == (date(2026, 3, 11), date(2026, 3, 20))
+    assert "Times in Europe/Moscow" in " ".join(captions(at))
+    assert not any("Demo data" in i for i in infos(at))
+
+
+def test_overview_funnel_table_has_human_columns_and_hand_counted_steps(monkeypatch, hand_url):
+    at = run_app(monkeypatch, hand_url, **PERIOD)
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["Step", "People", "% of first", "% of previous",
+                                   "Did it at all"]
+    assert table["Step"].tolist() == ["Registered", "Attended", "Booked", "Paid"]
+    # cohort U1, U3, U5; attended U1, U3 (U5's click has no details); both booked; U1 paid.
+    assert table["People"].tolist() == [3, 2, 2, 1]
+    assert table["% of first"].round(2).tolist() == [100.0, 66.67, 66.67, 33.33]
+    assert table["% of previous"].round(2).tolist() == [100.0, 66.67, 100.0, 50.0]
+    # open: U5's unknown-status booking counts as booked.
+    assert table["Did it at all"].tolist() == [3, 2, 3, 1]
+    assert at.selectbox[0].options == ["All lesson types", "Python basics", "Web design"]
+    assert at.selectbox[0].value == ""  # the text of "All lesson types"
+    assert "lesson_type" not in at.query_params
+
+
+def test_funnel_lesson_type_lives_in_the_url(monkeypatch, hand_url):
+    at = run_app(monkeypatch, hand_url, **PERIOD, lesson_type=WEB)
+    assert at.selectbox[0].value == WEB
+    # web cohort U3, U5; U3 attended and booked (pending), nobody paid; U3 and U5 booked.
+    assert at.dataframe[0].value["People"].tolist() == [2, 1, 1, 0]
+    assert at.dataframe[0].value["Did it at all"].tolist() == [2, 1, 2, 0]
+
+    at.selectbox[0].select(PY).run()
+    assert at.query_params["lesson_type"] == PY
+    # python cohort U1, U3: both clicked python, both booked, U1 paid.
+    assert at.dataframe[0].value["People"].tolist() == [2, 2, 2, 1]
+
+    at.selectbox[0].select("").run()
+    assert "lesson_type" not in at.query_params
+    assert at.dataframe[0].value["People"].tolist() == [3, 2, 2, 1]
+
+
+def test_unknown_lesson_type_in_the_url_falls_back_with_a_notice(monkeypatch, hand_url):
+    at = run_app(monkeypatch, hand_url, **PERIOD, lesson_type="cooking")
+    assert not at.exception
+    assert ("Ignored `lesson_type=cooking` from the link: “cooking” is not one of the choices. "
+            "Showing All lesson types.") in infos(at)
+    assert at.selectbox[0].value == ""
+    assert "lesson_type" not in at.query_params
+    assert at.dataframe[0].value["People"].tolist() == [3, 2, 2, 1]
+
+
+def test_overview_charts_carry_the_hand_counted_labels(monkeypatch, hand_url):
+    at = run_app(monkeypatch, hand_url, **PERIOD)
+    assert len(chart_specs(at)) == 3  # growth, attendance, funnel
+    assert chart_labels(at) == [
+        # python: U1 and U3 both clicked python; web: U3 clicked, U5 did not.
+        "Python basics — 100% (2 of 2 attended)",
+        "Web design — 50% (1 of 2 attended)",
+        "Registered — 3 people",
+        "Attended — 2 people · 66.7% of first step · 66.7% of previous",
+        "Booked — 2 people · 66.7% of first step · 100% of previous",
+        "Paid — 1 person · 33.3% of first step · 50% of previous",
+    ]
+
+
+def test_changing_the_dates_writes_the_url_and_recounts(monkeypatch, hand_url):
+    at = run_app(monkeypatch, hand_url, **PERIOD)
+    at.date_input[0].set_value((date(2026, 3, 1), date(2026, 3, 10))).run()
+    assert at.query_params["start"] == "2026-03-01"
+    assert at.query_params["end"] == "2026-03-10"
+    # 03-01..03-10 Moscow: U2 is new; U2's registration; U2's two bookings, one paid.
+    assert metrics(at)["New users"][0] == 1
+    assert metrics(at)["Registrations"][0] == 1
+    assert metrics(at)["Active bookings"][0] == 2
+    assert metrics(at)["Confirmed payments"][0] == 1
+
+
+def test_default_range_is_the_last_30_days_and_goes_into_the_url(monkeypatch, hand_url):
+    at = run_app(monkeypatch, hand_url)
+    assert at.date_input[0].value == (DEFAULT_START, DEFAULT_END)
+    assert at.query_params["start"] == "2026-02-19"
+    assert at.query_params["end"] == "2026-03-20"
+    # 02-19..03-20 Moscow: U2, U3, U5, U6 are new (U1 before, U4 on 03-21).
+    assert metrics(at)["New users"][0] == 4
+
+
+@pytest.mark.parametrize(
+    ("query", "shown"),
+    [
+        ({"start": "garbage"}, "start=garbage"),
+        ({"start": "2026-03-15", "end": "2026-03-11"}, "start=2026-03-15&end=2026-03-11"),
+        ({"start": "2026-03-01", "end": "2026-12-31"}, "start=2026-03-01&end=2026-12-31"),
+    ],
+)
+def test_malformed_dates_in_the_url_fall_back_with_a_notice(monkeypatch, hand_url, query, shown):
+    at = run_app(monkeypatch, hand_url, **query)
+    assert not at.exception
+    notices = [i for i in infos(at) if i.startswith("Ignored")]
+    assert len(notices) == 1
+    assert notices[0].startswith(f"Ignored `{shown}` from the link: ")
+    assert notices[0].endswith("Showing the last 30 days.")
+    assert at.date_input[0].value == (DEFAULT_START, DEFAULT_END)
+    assert at.query_params["start"] == "2026-02-19"
+    assert at.query_params["end"] == "2026-03-20"
+    assert metrics(at)["New users"][0] == 4
+
+
+def test_cached_results_survive_reruns_until_refresh(monkeypatch, hand_url):
+    at = run_app(monkeypatch, hand_url, **PERIOD)
+    loaded = [c for c in captions(at) if c.startswith("Data loaded at ")]
+    assert len(loaded) == 1 and re.fullmatch(r"Data loaded at \d\d:\d\d:\d\d", loaded[0])
+    engine = make_engine(hand_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(users.insert(), [_user(7, "2026-03-19 10:00")])
+        time.sleep(1.1)
+        at.run()  # a rerun within the cache time: the same numbers, the same load time
+        assert metrics(at)["New users"][0] == 3
+        assert loaded[0] in captions(at)
+        at.button[0].click().run()  # Refresh
+        assert metrics(at)["New users"][0] == 4
+        assert loaded[0] not in captions(at)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(users.delete().where(users.c.user_id == 7))
+        engine.dispose()
+        at.button[0].click().run()  # leave no cached count with U7 for the other tests
+
+
+# ---------------------------------------------------------------- empty and demo databases
+
+
+def test_overview_on_an_empty_database_says_no_data(monkeypatch, backend, database_factory):
+    url = database_factory(backend)
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    at = run_app(monkeypatch, url)
+    assert not at.exception
+    assert metrics(at) == {
+        "Known users": (0, "0 new"), "New users": (0, "0"), "Registrations": (0, "0"),
+        "Active bookings": (0, "0"), "Confirmed payments": (0, "0"),
+    }
+    assert infos(at).count("No data for these filters.") == 3  # growth, attendance, funnel
+    assert chart_specs(at) == []
+    assert len(at.dataframe) == 0
+
+
+def _demo_url(backend: str, database_factory, monkeypatch, tmp_path) -> str | None:
+    """SQLite: the embedded demo file (filled by the app). PostgreSQL: a demo-filled database."""
+    if backend == "sqlite":
+        monkeypatch.setenv("HSL_DEMO_DB", str(tmp_path / "demo.sqlite"))
+        return None
+    url = database_factory(backend)
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    demo.load(engine, demo.DemoSize(users=300, events=3000, seed=7))
+    engine.dispose()
+    return url
+
+
+def test_overview_on_demo_data_matches_the_reports(monkeypatch, backend, database_factory,
+                                                   tmp_path):
+    monkeypatch.setattr("hsl_ui.sidebar.utc_now", utc_now)  # demo data ends today
+    url = _demo_url(backend, database_factory, monkeypatch, tmp_path)
+    at = run_app(monkeypatch, url)
+    assert not at.exception
+    assert ("Demo data" in " ".join(infos(at))) == (url is None)
+    start, end = at.date_input[0].value
+    period = Period(start, end, MOSCOW)
+    engine = make_engine(url or f"sqlite:///{tmp_path / 'demo.sqlite'}")
+    try:
+        now = run_report(engine, "kpis", period).iloc[0]
+        before = run_report(engine, "kpis", period.previous()).iloc[0]
+        funnel = run_report(engine, "funnel", period)
+    finally:
+        engine.dispose()
+    shown = metrics(at)
+    assert list(shown) == KPI_LABELS
+    assert shown["Known users"] == (now.known_users, f"{fmt.signed(now.new_users)} new")
+    for label, column in zip(KPI_LABELS[1:], ["new_users", "registrations", "active_bookings",
+                                              "confirmed_payments"], strict=True):
+        assert shown[label] == (now[column], fmt.change(now[column], before[column]))
+    assert at.dataframe[0].value["People"].tolist() == funnel["users"].tolist()
+    assert len(chart_specs(at)) == 3
+
+
+# ---------------------------------------------------------------- gates and outages
+
+
+def test_database_down_shows_one_sentence_banner(monkeypatch):
+    at = run_app(monkeypatch, DOWN_URL)
+    assert not at.exception
+    assert [e.value for e in at.error] == [DOWN]
+    assert "Checking again every 5 seconds." in captions(at)
+    assert len(at.metric) == 0
+
+
+def test_app_recovers_when_the_database_comes_back(monkeypatch, pg_admin):
+    name = f"hsl_test_{uuid.uuid4().hex[:12]}"
+    url = pg_admin.url.set(database=name).render_as_string(hide_password=False)
+    at = run_app(monkeypatch, url, **PERIOD)
+    assert [e.value for e in at.error] == [DOWN]
+    with pg_admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        load_rows(engine, {k: v for k, v in ROWS.items() if k != "events"})
+        engine.dispose()
+        at.run()  # what the banner's timer does once the database answers
+        assert not at.exception
+        assert [e.value for e in at.error] == []
+        assert metrics(at)["Registrations"][0] == 4
+    finally:
+        with pg_admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_real_database_without_login_stops_before_touching_it(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", DOWN_URL)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "Login is not configured. Ask the operator to set up sign-in for this app, "
+        "or to set HSL_AUTH_DISABLED=1 to run it without login."
+    ]
+    assert len(at.metric) == 0 and len(at.date_input) == 0
+
+
+def test_outdated_schema_on_a_real_database_is_one_sentence(monkeypatch, backend,
+                                                            database_factory):
+    at = run_app(monkeypatch, database_factory(backend))  # no tables at all
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "The database lacks the table(s) users, bookings, events, free_lesson_registrations; "
+        "run `python -m hsl init-db` against it."
+    ]
+
+
+# ---------------------------------------------------------------- URL filter helpers
+
+
+def _params_app() -> None:
+    import streamlit as st
+
+    from hsl_ui import params
+
+    st.session_state["out"] = (
+        params.toggle("paying", "Include payers"),
+        params.integer("window", "Window", default=7, min_value=1, max_value=90),
+        params.multiselect("stream", "Streams", ["2nd_stream", "10th_stream"]),
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "expected", "notice"),
+    [
+        ({}, (False, 7, []), None),
+        ({"paying": "1", "window": "14", "stream": ["10th_stream", "2nd_stream"]},
+         (True, 14, ["10th_stream", "2nd_stream"]), None),
+        ({"paying": "maybe"}, (False, 7, []), "Ignored `paying=maybe` from the link: “maybe” "
+                                             "is not 1 or 0. Showing off."),
+        ({"window": "0"}, (False, 7, []), "Ignored `window=0` from the link: it must lie "
+                                          "between 1 and 90. Showing 7."),
+        ({"stream": ["2nd_stream", "99th"]}, (False, 7, []),
+         "Ignored `stream=2nd_stream&stream=99th` from the link: “99th” is not one of the "
+         "choices. Showing no selection."),
+    ],
+)
+def test_url_filter_helpers_read_the_query_string(query, expected, notice):
+    at = AppTest.from_function(_params_app)
+    at.query_params.update(query)
+    at.run()
+    assert not at.exception
+    assert at.session_state["out"] == expected
+    assert [i.value for i in at.info] == ([notice] if notice else [])
+
+
+def test_url_filter_helpers_write_changes_and_drop_defaults():
+    at = AppTest.from_function(_params_app)
+    at.query_params.update({"window": "30"})
+    at.run()
+    at.toggle[0].set_value(True)
+    at.number_input[0].set_value(7)
+    at.multiselect[0].select("2nd_stream")
+    at.run()
+    assert at.session_state["out"] == (True, 7, ["2nd_stream"])
+    assert at.query_params == {"paying": "1", "stream": "2nd_stream"}  # window 7 is the default
+
+
+# ---------------------------------------------------------------- formats and chart builders
+
+
+def test_formats_read_like_a_person_writes():
+    assert fmt.pct(0.4567) == "45.7%" and fmt.pct(1.0) == "100%" and fmt.pct(0) == "0%"
+    assert fmt.count(12345) == "12,345"
+    assert fmt.people(1) == "1 person" and fmt.people(1204) == "1,204 people"
+    assert fmt.change(12, 0) == "+12" and fmt.change(9, 10) == "-1 (-10%)"
+    assert fmt.change(5, 5) == "0"
+    assert fmt.human("python_basics") == "Python basics"
+    assert fmt.label("pct_of_previous") == "% of previous"
+    assert fmt.date_range(date(2025, 12, 30), date(2026, 1, 2)) == "30 Dec 2025 – 2 Jan 2026"
+
+
+def test_growth_chart_has_bars_and_a_line_on_a_second_axis():
+    frame = pd.DataFrame({"day": [date(2026, 3, 1), date(2026, 3, 2)], "new_users": [2, 0],
+                          "total_users": [5, 5]})
+    spec = charts.growth(frame).to_dict()
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["bar", "line"]
+    assert spec["resolve"] == {"scale": {"y": "independent"}}
+    titles = [layer["encoding"]["y"]["title"] for layer in spec["layer"]]
+    assert titles == ["New users per day", "Total known users"]
