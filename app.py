@@ -5,12 +5,14 @@ Run with `streamlit run app.py`. Each page file in pages/ draws one screen.
 
 import streamlit as st
 
+from hsl.auth import Permission, can
 from hsl.errors import DatabaseUnavailable, HslError
 from hsl_ui import auth, banners, sidebar, state
 
-# One line a page: navigation section, file, title, icon, the least role that may open it.
+# One line a page: navigation section, file, title, icon, the permission it needs.
 PAGES = [
-    ("Dashboards", "pages/overview.py", "Overview", ":material/dashboard:", "viewer"),
+    ("Dashboards", "pages/overview.py", "Overview", ":material/dashboard:",
+     Permission.VIEW_DASHBOARDS),
 ]
 
 SIDEBAR_PX = 280  # leaves room for five KPI cards side by side at 1280 px
@@ -26,8 +28,8 @@ except HslError as err:
 
 user = auth.current_user(settings)
 sections: dict[str, list[st.Page]] = {}
-for section, path, title, icon, role in PAGES:
-    if user.can(role):
+for section, path, title, icon, permission in PAGES:
+    if can(user, permission):
         sections.setdefault(section, []).append(st.Page(path, title=title, icon=icon))
 page = st.navigation(sections)
 

@@ -7,5 +7,5 @@
 - tables:  tables with human column names and their CSV download
 - format:  the one rename map and number/date formats
 - banners: demo, database-down and error banners
-- auth:    `current_user()` and roles
+- auth:    `current_user(settings)`, the sign-in hook (an hsl.auth.Actor)
 """

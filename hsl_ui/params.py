@@ -54,7 +54,7 @@ def _shown(raw: list[list[str]], param: Param) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
-def resolve(param: Param[T]) -> tuple[T, str | None]:
+def _resolve(param: Param[T]) -> tuple[T, str | None]:
     """Return the filter's value from the URL (or memory, or default) and a notice or None."""
     raw = _raw(param)
     if not any(raw):
@@ -99,7 +99,7 @@ def bind(param: Param[T], widget: str, label: str, *,
     stays in use.
     """
     where = container or st.container()
-    value, notice = resolve(param)
+    value, notice = _resolve(param)
     key = param.widget_key
     current = st.session_state.get(key)
     if key not in st.session_state or (param.accepts(current) and current != value):

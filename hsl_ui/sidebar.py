@@ -7,16 +7,16 @@ from datetime import date, datetime
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from hsl.auth import Actor
 from hsl.config import Settings
 from hsl.filters import DEFAULT_RANGE_DAYS, Period, utc_now
 from hsl_ui import format as fmt
 from hsl_ui import params, state
-from hsl_ui.auth import User
 
 EARLIEST_DATE = date(2000, 1, 1)
 
 
-def render(settings: Settings, user: User) -> tuple[Period, DeltaGenerator]:
+def render(settings: Settings, user: Actor) -> tuple[Period, DeltaGenerator]:
     """Draw the sidebar; return the chosen Period and a slot for the "data loaded" caption."""
     now = utc_now().replace(second=0, microsecond=0)
     default = Period.last_days(DEFAULT_RANGE_DAYS, settings.timezone, now)

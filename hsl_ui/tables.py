@@ -8,7 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from hsl import export
+from hsl.auth import Permission, can
 from hsl.filters import Period
+from hsl_ui import auth, state
 from hsl_ui import format as fmt
 
 
@@ -45,7 +47,9 @@ def show(frame: pd.DataFrame, **kwargs: object) -> None:
 
 
 def download(frame: pd.DataFrame, report: str, period: Period, **filters: object) -> None:
-    """A CSV download of all of `frame`'s rows; the file name carries the filters."""
+    """A CSV download of all of `frame`'s rows (analysts and admins); the name has the filters."""
+    if not can(auth.current_user(state.settings()), Permission.EXPORT):
+        return
     st.download_button(
         "Download CSV",
         data=export.to_csv_bytes(frame),

@@ -36,11 +36,11 @@ with st.expander("How these numbers are counted"):
   the people first seen in these dates.
 - **New users**: people first seen in these dates.
 - **Registrations**: free-lesson registrations made in these dates, by
-  {fmt.count(now.registrants)} people.
+  {fmt.people(now.registrants)}.
 - **Active bookings**: bookings made in these dates and not cancelled, by
-  {fmt.count(now.active_booking_users)} people.
+  {fmt.people(now.active_booking_users)}.
 - **Confirmed payments**: bookings made in these dates and paid, by
-  {fmt.count(now.paying_users)} people.
+  {fmt.people(now.paying_users)}.
 
 Changes compare with the {period.days} days before
 ({fmt.date_range(previous.start, previous.end)}).

@@ -35,6 +35,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from hsl import demo, migrate
+from hsl.auth import Actor
 from hsl.db import make_engine
 from hsl.filters import Period, utc_now
 from hsl.reports import run_report
@@ -202,6 +203,10 @@ def test_overview_shows_hand_counted_kpis_and_deltas(monkeypatch, hand_url):
     }
     assert "11 Mar – 20 Mar 2026, compared with the 10 days before (1 Mar – 10 Mar 2026)." in (
         captions(at))
+    counted = at.expander[0].markdown[0].value
+    assert "registrations made in these dates, by\n  3 people." in counted  # U1, U3, U5
+    assert "not cancelled, by\n  3 people." in counted  # U1, U3, U5
+    assert "paid, by\n  1 person." in counted  # U1
     assert at.date_input[0].value == (date(2026, 3, 11), date(2026, 3, 20))
     assert "Times in Europe/Moscow" in " ".join(captions(at))
     assert not any("Demo data" in i for i in infos(at))
@@ -293,6 +298,7 @@ def test_default_range_is_the_last_30_days_and_goes_into_the_url(monkeypatch, ha
         ({"start": "2026-03-15", "end": "2026-03-11"}, "start=2026-03-15&end=2026-03-11"),
         ({"start": "2026-03-01", "end": "2026-12-31"}, "start=2026-03-01&end=2026-12-31"),
     ],
+    ids=["not-a-date", "reversed", "after-today"],
 )
 def test_malformed_dates_in_the_url_fall_back_with_a_notice(monkeypatch, hand_url, query, shown):
     at = run_app(monkeypatch, hand_url, **query)
@@ -327,6 +333,17 @@ def test_cached_results_survive_reruns_until_refresh(monkeypatch, hand_url):
             conn.execute(users.delete().where(users.c.user_id == 7))
         engine.dispose()
         at.button[0].click().run()  # leave no cached count with U7 for the other tests
+
+
+def test_analysts_get_the_csv_and_viewers_do_not(monkeypatch, hand_url):
+    at = run_app(monkeypatch, hand_url, **PERIOD)
+    assert [b.label for b in at.get("download_button")] == ["Download CSV"]
+    monkeypatch.setattr("hsl_ui.auth.current_user", lambda settings: Actor("Vera", "viewer"))
+    at = run_app(monkeypatch, hand_url, **PERIOD)
+    assert not at.exception
+    assert at.dataframe[0].value["People"].tolist() == [3, 2, 2, 1]
+    assert len(at.get("download_button")) == 0
+    assert ":material/person: Vera · viewer" in captions(at)
 
 
 # ---------------------------------------------------------------- empty and demo databases
@@ -469,6 +486,7 @@ def _params_app() -> None:
          "Ignored `stream=2nd_stream&stream=99th` from the link: “99th” is not one of the "
          "choices. Showing no selection."),
     ],
+    ids=["defaults", "all-set", "bad-toggle", "window-out-of-range", "unknown-stream"],
 )
 def test_url_filter_helpers_read_the_query_string(query, expected, notice):
     at = AppTest.from_function(_params_app)
