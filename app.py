@@ -13,6 +13,18 @@ from hsl_ui import auth, banners, sidebar, state
 PAGES = [
     ("Dashboards", "pages/overview.py", "Overview", ":material/dashboard:",
      Permission.VIEW_DASHBOARDS),
+    ("Dashboards", "pages/free_lessons.py", "Free lessons", ":material/co_present:",
+     Permission.VIEW_DASHBOARDS),
+    ("Dashboards", "pages/funnel.py", "Funnel", ":material/filter_alt:",
+     Permission.VIEW_DASHBOARDS),
+    ("Dashboards", "pages/activity.py", "Activity", ":material/monitoring:",
+     Permission.VIEW_DASHBOARDS),
+    ("Dashboards", "pages/streams.py", "Streams", ":material/school:", Permission.VIEW_DASHBOARDS),
+    ("Dashboards", "pages/leads.py", "Leads", ":material/local_fire_department:",
+     Permission.VIEW_DASHBOARDS),
+    ("People", "pages/users.py", "Users", ":material/person_search:", Permission.VIEW_DASHBOARDS),
+    ("People", "pages/audience.py", "Audience", ":material/groups:", Permission.VIEW_DASHBOARDS),
+    ("People", "pages/audit_log.py", "Audit log", ":material/history:", Permission.VIEW_AUDIT_LOG),
 ]
 
 SIDEBAR_PX = 280  # leaves room for five KPI cards side by side at 1280 px

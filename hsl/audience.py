@@ -282,3 +282,16 @@ def export_audience(
     """Every matching row (AUDIENCE_COLUMNS) for a CSV; PermissionDenied below analyst."""
     require(actor, Permission.EXPORT)
     return _rows(bind, flt, tz, now, rules, None, 0)
+
+
+def audience_choices(bind: Engine | Connection) -> dict[str, list[str]]:
+    """The values the filters offer, all time: `lesson_types` and `event_types` (code point order).
+
+    Streams come from `hsl.metrics.streams.list_streams` (natural order).
+    """
+    lesson_types = select(regs.lesson_type).where(regs.lesson_type.is_not(None)).distinct()
+    event_types = select(e.event_type).where(e.event_type.is_not(None)).distinct()
+    return {
+        "lesson_types": sorted(fetch(bind, lesson_types)["lesson_type"]),
+        "event_types": sorted(fetch(bind, event_types)["event_type"]),
+    }

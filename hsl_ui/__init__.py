@@ -7,5 +7,6 @@
 - tables:  tables with human column names and their CSV download
 - format:  the one rename map and number/date formats
 - banners: demo, database-down and error banners
-- auth:    `current_user(settings)`, the sign-in hook (an hsl.auth.Actor)
+- auth:    `current_user(settings)`: sign-in (OIDC or passwords) → an hsl.auth.Actor
+- people:  widgets of the Users, Audience and Audit log pages (pager, stream-change form…)
 """

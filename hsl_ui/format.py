@@ -55,12 +55,39 @@ LABELS: dict[str, str] = {
     "week_offset": "Weeks after",
     "cohort_size": "Cohort size",
     "retention": "Retention",
+    "notified": "Notified",
+    "notified_share": "Notified share",
+    "registered": "Registered",
+    "booked": "Booked",
+    "paid": "Paid",
+    "conversion": "Registered → paid",
+    "other_statuses": "Other statuses",
+    "tme_link": "Telegram",
+    # Users, Audience and Audit log pages
+    "name": "Name",
+    "id": "ID",
+    "course_id": "Course",
+    "created_at": "Created",
+    "referral_code": "Referral code",
+    "discount_percent": "Discount %",
+    "registered_at": "Registered at",
+    "notification_sent": "Reminder sent",
+    "details": "Details",
+    "lesson_types": "Lesson types",
+    "streams": "Streams",
+    "statuses": "Statuses",
+    "occurred_at": "When",
+    "actor": "By",
+    "action": "Action",
+    "record": "Record",
+    "change": "Change",
+    "reason": "Reason",
 }
 
 # Columns holding fractions 0..1 that are shown as percentages.
 RATE_COLUMNS = frozenset(
     {"attendance_rate", "pct_of_first", "pct_of_previous", "share", "paid_rate",
-     "cancel_rate", "retention"}
+     "cancel_rate", "retention", "notified_share", "conversion"}
 )
 # Columns whose values are the bot's or the app's snake_case words, shown humanised.
 WORD_COLUMNS = frozenset({"step", "lesson_type", "event_type", "course_stream", "tier", "status"})

@@ -10,8 +10,8 @@ from streamlit.delta_generator import DeltaGenerator
 from hsl.auth import Actor
 from hsl.config import Settings
 from hsl.filters import DEFAULT_RANGE_DAYS, Period, utc_now
+from hsl_ui import auth, params, state
 from hsl_ui import format as fmt
-from hsl_ui import params, state
 
 EARLIEST_DATE = date(2000, 1, 1)
 
@@ -38,6 +38,7 @@ def render(settings: Settings, user: Actor) -> tuple[Period, DeltaGenerator]:
         loaded = st.empty()
         st.divider()
         st.caption(f":material/person: {user.name} · {user.role}")
+        auth.sign_out_button()
     return Period(start, end, settings.timezone, now), loaded
 
 

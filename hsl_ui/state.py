@@ -18,10 +18,11 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from hsl import bootstrap, reports
+from hsl import admin, audience, bootstrap, reports
 from hsl.config import Settings, load_settings
 from hsl.db import make_engine
 from hsl.filters import DEFAULT_RANGE_DAYS, Period
+from hsl.metrics import activity, leads, lessons, streams, users
 from hsl_ui import auth
 
 CACHE_TTL_SECONDS = 300
@@ -127,3 +128,32 @@ def oldest_load() -> datetime | None:
     """Return when the oldest result shown in this run was loaded (None: nothing loaded)."""
     loads = st.session_state.get(_LOADS) or []
     return min(loads) if loads else None
+
+
+# Streams and Leads pages: data functions beyond the SPEC §7 reports.
+stream_names = cached(streams.list_streams)
+stream_status_counts = cached(streams.status_counts)
+lead_list = cached(leads.leads)
+lead_tier_counts = cached(leads.tier_counts)
+
+
+# Free lessons and Activity pages: data functions beyond the SPEC §7 reports.
+lesson_registrations = cached(lessons.lesson_registrations)
+events_by_day_and_type = cached(activity.events_by_day_and_type)
+
+
+# Users, Audience and Audit log pages (issue 5): people, their profiles and the audit log.
+search_users = cached(users.search_users)
+count_users = cached(users.count_users)
+user_identity = cached(users.user_identity)
+user_bookings = cached(users.user_bookings)
+user_registrations = cached(users.user_registrations)
+user_events = cached(users.user_events)
+count_user_events = cached(users.count_user_events)
+funnel_position = cached(users.funnel_position)
+lead_tier = cached(users.lead_tier)
+validate_user_ids = cached(users.validate_user_ids)
+audience_choices = cached(audience.audience_choices)
+audience_count = cached(audience.audience_count)
+audience_rows = cached(audience.audience_rows)
+audit_entries = cached(admin.audit_entries)

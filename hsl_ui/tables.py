@@ -46,14 +46,17 @@ def show(frame: pd.DataFrame, **kwargs: object) -> None:
     st.dataframe(shown, column_config=config, hide_index=True, **kwargs)
 
 
-def download(frame: pd.DataFrame, report: str, period: Period, **filters: object) -> None:
-    """A CSV download of all of `frame`'s rows (analysts and admins); the name has the filters."""
+def download(frame: pd.DataFrame, report: str, period: Period | None, **filters: object) -> None:
+    """A CSV download of all of `frame`'s rows (analysts and admins); the name has the filters.
+
+    The file name starts with the period's dates; pass None for data that ignores them.
+    """
     if not can(auth.current_user(state.settings()), Permission.EXPORT):
         return
     st.download_button(
         "Download CSV",
         data=export.to_csv_bytes(frame),
-        file_name=export.file_name(report, period=period.describe(), **filters),
+        file_name=export.file_name(report, period=period and period.describe(), **filters),
         mime="text/csv",
         icon=":material/download:",
         on_click="ignore",

@@ -142,7 +142,8 @@ def navigation_as_served(monkeypatch):
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch, tmp_path):
     """No database settings leak in from the developer's shell; the clock is fixed."""
-    for name in ("DATABASE_URL", "HSL_AUTH_DISABLED", "HSL_STATEMENT_TIMEOUT_MS"):
+    for name in ("DATABASE_URL", "HSL_AUTH_DISABLED", "HSL_AUTH_DISABLED_ROLE",
+                 "HSL_STATEMENT_TIMEOUT_MS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HSL_TIMEZONE", MOSCOW)
     monkeypatch.setenv("HSL_DEMO_DB", str(tmp_path / "never-used-demo.sqlite"))
@@ -150,10 +151,11 @@ def clean_env(monkeypatch, tmp_path):
 
 
 def run_app(monkeypatch, url: str | None, **query: str) -> AppTest:
-    """Run app.py once against `url` (a real database, login off) with `query` in the URL."""
+    """Run app.py once against `url` (a real database, login off, as admin) with `query`."""
     if url:
         monkeypatch.setenv("DATABASE_URL", url)
         monkeypatch.setenv("HSL_AUTH_DISABLED", "1")
+        monkeypatch.setenv("HSL_AUTH_DISABLED_ROLE", "admin")
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params.update(query)
     return at.run()

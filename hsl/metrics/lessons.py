@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql.selectable import Subquery
 
 from hsl.db import json_field
+from hsl.errors import ValidationError
 from hsl.filters import Period
 from hsl.metrics.common import CLICK_EVENT, fetch, in_period, rate
 from hsl.schema import events, free_lesson_registrations
@@ -44,6 +45,7 @@ def registrations_in(period: Period, lesson_type: str | None = None) -> Subquery
             regs.user_id,
             regs.lesson_type,
             regs.lesson_date,
+            regs.notification_sent,
             case((clicks.c.user_id.is_not(None), 1), else_=0).label("attended"),
         )
         .select_from(
@@ -59,28 +61,50 @@ def registrations_in(period: Period, lesson_type: str | None = None) -> Subquery
     return stmt.subquery("registrations_in_range")
 
 
-def _attendance(engine: Engine, period: Period, keys: list[str]) -> pd.DataFrame:
-    r = registrations_in(period)
-    group = [r.c[k] for k in keys]
+LESSON_KEYS = ("lesson_type", "lesson_date")
+LESSON_COLUMNS = ["registrations", "registrants", "attended", "attendance_rate", "notified",
+                  "notified_share"]
+
+
+def lesson_registrations(engine: Engine, period: Period, by: tuple[str, ...] = ("lesson_type",),
+                         lesson_type: str | None = None) -> pd.DataFrame:
+    """Per group of `by` (lesson_type, lesson_date; none: one total row) of registrations in range.
+
+    Columns: the `by` keys, then `registrations` (rows), `registrants` (distinct people),
+    `attended` (people), `attendance_rate` (0..1, of registrants), `notified` (rows with
+    the notification sent) and `notified_share` (0..1, of registrations).
+    """
+    unknown = [k for k in by if k not in LESSON_KEYS]
+    if unknown:
+        raise ValidationError(f"Registrations cannot be grouped by {unknown[0]!r}.")
+    r = registrations_in(period, lesson_type)
+    group = [r.c[k] for k in by]
     stmt = (
         select(
             *group,
+            func.count().label("registrations"),
             func.count(distinct(r.c.user_id)).label("registrants"),
             func.count(distinct(case((r.c.attended == 1, r.c.user_id)))).label("attended"),
+            func.count(case((r.c.notification_sent, 1))).label("notified"),
         )
         .group_by(*group)
     )
-    # Sorted here, not by the database: its collation would make the order differ per server.
-    frame = fetch(engine, stmt).sort_values(keys, kind="stable", ignore_index=True)
+    frame = fetch(engine, stmt)
+    if by:
+        # Sorted here, not by the database: its collation would make the order differ per server.
+        frame = frame.sort_values(list(by), kind="stable", ignore_index=True)
     frame["attendance_rate"] = rate(frame["attended"], frame["registrants"])
-    return frame[[*keys, "registrants", "attended", "attendance_rate"]]
+    frame["notified_share"] = rate(frame["notified"], frame["registrations"])
+    return frame[[*by, *LESSON_COLUMNS]]
 
 
 def attendance(engine: Engine, period: Period) -> pd.DataFrame:
     """Per lesson type: registrants in range, how many attended, and the rate (0..1)."""
-    return _attendance(engine, period, ["lesson_type"])
+    frame = lesson_registrations(engine, period, ("lesson_type",))
+    return frame[["lesson_type", "registrants", "attended", "attendance_rate"]]
 
 
 def attendance_by_date(engine: Engine, period: Period) -> pd.DataFrame:
     """Per (lesson type, lesson date): registrants in range, attended, and the rate (0..1)."""
-    return _attendance(engine, period, ["lesson_type", "lesson_date"])
+    frame = lesson_registrations(engine, period, LESSON_KEYS)
+    return frame[["lesson_type", "lesson_date", "registrants", "attended", "attendance_rate"]]

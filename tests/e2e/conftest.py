@@ -60,7 +60,8 @@ def serve(chromium_path, tmp_path_factory) -> Iterator[Callable[..., str]]:
         port = _free_port()
         log = (tmp_path_factory.mktemp("streamlit") / "streamlit.log").open("w")
         full_env = {k: v for k, v in os.environ.items()
-                    if k not in ("DATABASE_URL", "HSL_AUTH_DISABLED", "HSL_DEMO_DB")}
+                    if k not in ("DATABASE_URL", "HSL_AUTH_DISABLED", "HSL_AUTH_DISABLED_ROLE",
+                                 "HSL_DEMO_DB")}
         server = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
              "--server.port", str(port), "--server.address", "127.0.0.1"],

@@ -1,0 +1,193 @@
+"""Altair builders of the Free lessons, Funnel and Activity pages: DataFrame in, chart out."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+from hsl.metrics.activity import OTHER
+from hsl.metrics.funnel import STEPS
+from hsl_ui import format as fmt
+from hsl_ui.charts import PRIMARY, TEXT
+
+OTHER_COLOUR = "#b8bec6"
+PALETTE = ["#2f6f9f", "#d9822b", "#4f9d69", "#9b5fb5", "#c44e52", "#3aa8b5", "#8c7a3c",
+           "#e377c2", "#5d6d7e", "#a0c95b"]
+_LEGEND = alt.Legend(orient="top", title=None, labelLimit=260, symbolType="square")
+_DAY_AXIS = alt.Axis(format="%-d %b", labelAngle=0, labelOverlap=True)
+_ROW_PX = 34  # pixels per row of horizontal bars
+_CELL_PX = 40  # pixels per cohort row of the retention heatmap
+
+
+def _colours(names: list[str]) -> alt.Scale:
+    """One colour per name in order, "Other" always grey."""
+    colours = [OTHER_COLOUR if n == fmt.human(OTHER) else PALETTE[i % len(PALETTE)]
+               for i, n in enumerate(names)]
+    return alt.Scale(domain=names, range=colours)
+
+
+def _types(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with `name` (the human lesson type) and `when` (lesson date as a timestamp)."""
+    return frame.assign(name=frame["lesson_type"].map(fmt.human),
+                        when=pd.to_datetime(frame["lesson_date"]))
+
+
+_LESSON_TOOLTIP = [
+    alt.Tooltip("name:N", title="Lesson type"),
+    alt.Tooltip("yearmonthdate(when):T", title="Lesson date", format="%a %d %b %Y"),
+    alt.Tooltip("registrations:Q", title="Registrations", format=","),
+    alt.Tooltip("registrants:Q", title="Registrants", format=","),
+    alt.Tooltip("attended:Q", title="Attended", format=","),
+    alt.Tooltip("attendance_rate:Q", title="Attendance rate", format=".1%"),
+    alt.Tooltip("notified_share:Q", title="Notified", format=".1%"),
+]
+
+
+def registrants_by_lesson_date(frame: pd.DataFrame) -> alt.Chart:
+    """Registrants per lesson date as bars, stacked and coloured by lesson type."""
+    data = _types(frame)
+    names = sorted(data["name"].unique())
+    return alt.Chart(data).mark_bar(opacity=0.9).encode(
+        x=alt.X("yearmonthdate(when):T", title="Lesson date", axis=_DAY_AXIS),
+        y=alt.Y("registrants:Q", title="Registrants", axis=alt.Axis(format=",d", tickMinStep=1)),
+        color=alt.Color("name:N", scale=_colours(names), legend=_LEGEND),
+        order=alt.Order("name:N"),
+        tooltip=_LESSON_TOOLTIP,
+    ).properties(height=320)
+
+
+def attendance_by_lesson_date(frame: pd.DataFrame) -> alt.Chart:
+    """Attendance rate (0–100 %) per lesson date, one line with points per lesson type."""
+    data = _types(frame)
+    names = sorted(data["name"].unique())
+    return alt.Chart(data).mark_line(point=alt.OverlayMarkDef(size=50), strokeWidth=2).encode(
+        x=alt.X("yearmonthdate(when):T", title="Lesson date", axis=_DAY_AXIS),
+        y=alt.Y("attendance_rate:Q", title="Attendance rate", scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format="%")),
+        color=alt.Color("name:N", scale=_colours(names), legend=_LEGEND),
+        tooltip=_LESSON_TOOLTIP,
+    ).properties(height=280)
+
+
+def funnel_comparison(frame: pd.DataFrame) -> alt.LayerChart:
+    """Grouped bars: % of registered reaching each step after the first, one bar a lesson type.
+
+    `frame` holds the funnel report of each lesson type with a `lesson_type` column; the
+    legend names each type with its cohort size (the first step, always 100 %, is not drawn).
+    """
+    cohort = frame[frame["step"] == STEPS[0]].set_index("lesson_type")["users"]
+    data = frame[frame["step"] != STEPS[0]]
+    data = data.assign(
+        name=[f"{fmt.human(t)} · {fmt.count(cohort[t])} registered" for t in data["lesson_type"]],
+        step_name=data["step"].map(fmt.human),
+    )
+    data["label"] = [fmt.pct(p, 0) for p in data["pct_of_first"]]
+    steps = list(dict.fromkeys(data["step_name"]))
+    names = list(dict.fromkeys(data["name"]))
+    base = alt.Chart(data).encode(
+        x=alt.X("step_name:N", sort=steps, title=None,
+                axis=alt.Axis(labelAngle=0, labelFontSize=13)),
+        xOffset=alt.XOffset("name:N", sort=names),
+        y=alt.Y("pct_of_first:Q", title="% of registered",
+                axis=alt.Axis(format="%", tickCount=5)),
+        tooltip=[
+            alt.Tooltip("name:N", title="Lesson type"),
+            alt.Tooltip("step_name:N", title="Step"),
+            alt.Tooltip("users:Q", title="People", format=","),
+            alt.Tooltip("pct_of_first:Q", title="% of registered", format=".1%"),
+            alt.Tooltip("pct_of_previous:Q", title="% of previous step", format=".1%"),
+        ],
+    )
+    bars = base.mark_bar().encode(color=alt.Color("name:N", scale=_colours(names),
+                                                  legend=_LEGEND))
+    text = base.mark_text(baseline="bottom", dy=-3, color=TEXT, fontSize=11).encode(
+        text="label:N")
+    return alt.layer(bars, text).properties(height=300)
+
+
+def events_by_day(frame: pd.DataFrame) -> alt.Chart:
+    """Events per day as bars stacked by event type, in the frame's order ("Other" last)."""
+    data = frame.assign(name=frame["event_type"].map(fmt.human), when=pd.to_datetime(frame["day"]))
+    names = list(dict.fromkeys(data["name"]))
+    data["rank"] = data["name"].map({n: i for i, n in enumerate(names)})
+    return alt.Chart(data).mark_bar().encode(
+        x=alt.X("yearmonthdate(when):T", title=None, axis=_DAY_AXIS),
+        y=alt.Y("events:Q", title="Events", axis=alt.Axis(format=",d", tickMinStep=1)),
+        color=alt.Color("name:N", scale=_colours(names), sort=names, legend=_LEGEND),
+        order=alt.Order("rank:Q"),
+        tooltip=[
+            alt.Tooltip("yearmonthdate(when):T", title="Day", format="%a %d %b %Y"),
+            alt.Tooltip("name:N", title="Event type"),
+            alt.Tooltip("events:Q", title="Events", format=","),
+        ],
+    ).properties(height=300)
+
+
+def active_users_by_day(frame: pd.DataFrame) -> alt.Chart:
+    """Distinct active users per day as a line with points."""
+    data = frame.assign(when=pd.to_datetime(frame["day"]))
+    return alt.Chart(data).mark_line(color=PRIMARY, strokeWidth=2.5,
+                                     point=alt.OverlayMarkDef(size=30, color=PRIMARY)).encode(
+        x=alt.X("yearmonthdate(when):T", title=None, axis=_DAY_AXIS),
+        y=alt.Y("active_users:Q", title="Active users",
+                axis=alt.Axis(format=",d", tickMinStep=1)),
+        tooltip=[
+            alt.Tooltip("yearmonthdate(when):T", title="Day", format="%a %d %b %Y"),
+            alt.Tooltip("active_users:Q", title="Active users", format=","),
+            alt.Tooltip("events:Q", title="Events", format=","),
+        ],
+    ).properties(height=220)
+
+
+def event_type_shares(frame: pd.DataFrame) -> alt.LayerChart:
+    """Horizontal bars of events per type, each labelled with its count and share."""
+    data = frame.assign(name=frame["event_type"].map(fmt.human))
+    data["label"] = [f"{fmt.count(n)} · {fmt.pct(s)}" for n, s in
+                     zip(data["events"], data["share"], strict=True)]
+    base = alt.Chart(data).encode(
+        y=alt.Y("name:N", sort=data["name"].tolist(), title=None,
+                axis=alt.Axis(labelLimit=220, labelFontSize=12)),
+        x=alt.X("events:Q", axis=None,  # each bar carries its count as a label
+                scale=alt.Scale(domain=[0, float(data["events"].max()) * 1.3])),
+        tooltip=[
+            alt.Tooltip("name:N", title="Event type"),
+            alt.Tooltip("events:Q", title="Events", format=","),
+            alt.Tooltip("share:Q", title="Share of events", format=".1%"),
+        ],
+    )
+    bars = base.mark_bar(color=PRIMARY, cornerRadiusEnd=3)
+    text = base.mark_text(align="left", dx=4, color=TEXT, fontSize=12).encode(text="label:N")
+    return alt.layer(bars, text).properties(height=_ROW_PX * len(data) + 20)
+
+
+def retention_heatmap(frame: pd.DataFrame) -> alt.LayerChart:
+    """Cohorts (rows, labelled with their size) × weeks after (columns), coloured and labelled %."""
+    data = frame.assign(
+        cohort=[f"Week of {fmt.day(w)} · {fmt.people(n)}"
+                for w, n in zip(frame["cohort_week"], frame["cohort_size"], strict=True)],
+        offset=[f"Week {k}" for k in frame["week_offset"]],
+        label=[fmt.pct(r, 0) for r in frame["retention"]],
+    )
+    cohorts = list(dict.fromkeys(data["cohort"]))
+    offsets = [f"Week {k}" for k in sorted(frame["week_offset"].unique())]
+    base = alt.Chart(data).encode(
+        x=alt.X("offset:O", sort=offsets, title="Weeks after the first-seen week",
+                axis=alt.Axis(orient="top", labelAngle=0)),
+        y=alt.Y("cohort:O", sort=cohorts, title=None,
+                axis=alt.Axis(labelLimit=320, labelFontSize=12, labelOverlap=False)),
+        tooltip=[
+            alt.Tooltip("cohort:N", title="Cohort"),
+            alt.Tooltip("offset:N", title="Weeks after"),
+            alt.Tooltip("active_users:Q", title="Active users", format=","),
+            alt.Tooltip("retention:Q", title="Retention", format=".1%"),
+        ],
+    )
+    cells = base.mark_rect(stroke="white", strokeWidth=2).encode(
+        color=alt.Color("retention:Q", title="Retention",
+                        scale=alt.Scale(domain=[0, 1], scheme="blues"), legend=None),
+    )
+    text = base.mark_text(fontSize=13).encode(
+        text="label:N",
+        color=alt.condition(alt.datum.retention > 0.55, alt.value("white"), alt.value(TEXT)),
+    )
+    return alt.layer(cells, text).properties(height=alt.Step(_CELL_PX))

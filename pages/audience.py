@@ -1,0 +1,103 @@
+"""Audience builder: pick people by what they did, see how many match, export the list."""
+
+import streamlit as st
+
+from hsl import audience
+from hsl.audience import AudienceFilter
+from hsl.auth import Permission, can
+from hsl.errors import ValidationError
+from hsl.metrics.leads import TIERS
+from hsl.metrics.users import PAGE_SIZE
+from hsl.schema import BOOKING_STATUS
+from hsl_ui import auth, banners, charts, params, people, state
+from hsl_ui import format as fmt
+
+settings = state.settings()
+actor = auth.current_user(settings)
+tz, now = settings.timezone, state.period().now
+choices = state.audience_choices()
+STATUS_CODES = {word: code for code, word in BOOKING_STATUS.items()}
+ANSWERS = {"": None, "yes": True, "no": False}
+
+
+def answer(key: str, label: str, container) -> bool | None:
+    """Any / yes / no in `?key=yes|no`."""
+    picked = params.select(key, label, list(ANSWERS), container=container,
+                           format_func=lambda a: fmt.human(a) if a else "Any")
+    return ANSWERS[picked]
+
+
+def show_people(flt: AudienceFilter) -> None:
+    """The count first, then one page of people and the CSV of all of them."""
+    matched = state.audience_count(flt, tz, now)
+    st.subheader(f"{fmt.count(matched)} {'person matches' if matched == 1 else 'people match'}")
+    if matched == 0:
+        charts.no_data()
+        return
+    if not can(actor, Permission.VIEW_CONTACTS):
+        st.caption(f"Contact details are hidden for your role ({actor.role}).")
+    table = st.container()
+    offset = people.pager("page", matched, flt, PAGE_SIZE)
+    rows = state.audience_rows(actor, flt, tz, now, limit=PAGE_SIZE, offset=offset)
+    with table:
+        people.table(people.audience_view(rows), actor, people.AUDIENCE_WIDTHS)
+    if can(actor, Permission.EXPORT):
+        engine = state.engine()
+        named = {**flt.describe(), **({"statuses": "+".join(statuses)} if statuses else {})}
+        people.csv_button(lambda: audience.export_audience(engine, actor, flt, tz, now),
+                          "audience", **{k: f"{k}-{v}" for k, v in named.items()})
+
+
+st.title("Audience builder")
+st.caption("Every filter you set narrows the list (they combine with AND). "
+           f"Dates are local dates in {tz}; the page address keeps the filters.")
+
+with st.container(border=True):
+    st.markdown("**Free lesson** — one and the same registration")
+    lesson, start, end, attend = st.columns([3, 2, 2, 2])
+    lesson_types = params.multiselect("lesson_type", "Registered for", choices["lesson_types"],
+                                      format_func=fmt.human, container=lesson,
+                                      placeholder="Any lesson")
+    with start:
+        registered_from = people.optional_date("registered_from", "Registered from")
+    with end:
+        registered_to = people.optional_date("registered_to", "Registered to")
+    attended = answer("attended", "Clicked the lesson link", attend)
+
+    st.markdown("**Bookings and leads** — streams and statuses of one and the same booking")
+    stream, status, booked_col, tier = st.columns([3, 2, 2, 2])
+    streams = params.multiselect("stream", "Stream", state.stream_names(), format_func=fmt.human,
+                                 container=stream, placeholder="Any stream")
+    statuses = params.multiselect("status", "Booking status", list(STATUS_CODES),
+                                  format_func=fmt.human, container=status, placeholder="Any")
+    booked = answer("booked", "Has an active booking", booked_col)
+    tiers = params.multiselect("tier", "Lead tier", TIERS, format_func=fmt.human,
+                               container=tier, placeholder="Any")
+
+    st.markdown("**Activity and a list of people**")
+    active_col, event_col, ids_col = st.columns([2, 3, 4])
+    active_days = params.integer("active_days", "Active in the last N days", default=0,
+                                 min_value=0, max_value=3650, container=active_col,
+                                 help="0 = any time (no activity filter).")
+    event_types = params.multiselect("event_type", "Did any of these events",
+                                     choices["event_types"], format_func=fmt.human,
+                                     container=event_col, placeholder="Any event")
+    with ids_col:
+        pasted = people.id_list("ids", "Only these user IDs", height=68,
+                                placeholder="Paste IDs separated by spaces, commas or lines")
+        check = state.validate_user_ids(pasted) if pasted.strip() else None
+        if check:
+            people.show_id_check(check)
+
+try:
+    chosen = AudienceFilter(
+        lesson_types=tuple(lesson_types), registered_from=registered_from,
+        registered_to=registered_to, attended=attended, streams=tuple(streams),
+        statuses=tuple(STATUS_CODES[s] for s in statuses), booked=booked, tiers=tuple(tiers),
+        active_within_days=active_days or None, event_types=tuple(event_types),
+        user_ids=check.valid if check else None,
+    )
+except ValidationError as err:
+    banners.error(err)
+else:
+    show_people(chosen)

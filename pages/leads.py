@@ -1,0 +1,83 @@
+"""Leads: free-lesson registrants tiered by their activity in the last days before now."""
+
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+
+from hsl.metrics.leads import DEFAULT_RULES, TIERS, LeadRules
+from hsl.metrics.users import tme_link
+from hsl_ui import auth, charts, charts_streams, params, people, state, tables
+from hsl_ui import format as fmt
+
+VIEWS = {"hot": "Hot leads", "all": "All leads"}
+THRESHOLDS = {  # LeadRules field → input label
+    "hot_events": "Hot: events ≥", "hot_days": "Hot: active days ≥",
+    "warm_events": "Warm: events ≥", "warm_days": "Warm: active days ≥",
+    "cool_events": "Cool: events ≥",
+}
+MAX_THRESHOLD = 100_000
+
+
+def _view(texts: list[str]) -> str:
+    if texts[-1] not in VIEWS:
+        raise ValueError(f"“{texts[-1]}” is not one of the choices.")
+    return texts[-1]
+
+
+period = state.period()
+now = period.now.astimezone(ZoneInfo(period.tz))
+user = auth.current_user(state.settings())
+
+st.title("Leads")
+inputs = st.columns(6, gap="small")
+window = params.integer("window", "Window (days)", default=DEFAULT_RULES.window_days,
+                        min_value=1, max_value=365, container=inputs[0])
+limits = {name: params.integer(name, label, default=getattr(DEFAULT_RULES, name), min_value=0,
+                               max_value=MAX_THRESHOLD, container=column)
+          for (name, label), column in zip(THRESHOLDS.items(), inputs[1:], strict=True)}
+rules = LeadRules(window_days=window, **limits)
+paying = params.toggle("payers", "Include payers",
+                       help="Also score registrants who have a confirmed payment.")
+st.caption(
+    f"Events in the last {window} days up to now ({fmt.day(now.date())}, {now:%H:%M}); the "
+    f"dates in the sidebar do not apply here. Candidates: free-lesson registrants"
+    f"{', payers included' if paying else ' without a confirmed payment'}."
+)
+
+# ---- How many people in each tier
+counts = state.lead_tier_counts(period, rules, paying)
+rule_text = {
+    "hot": f"At least {rules.hot_events} events on at least {rules.hot_days} days",
+    "warm": f"At least {rules.warm_events} events on at least {rules.warm_days} days",
+    "cool": f"At least {rules.cool_events} events",
+    "cold": "Everyone else",
+}
+for card, tier, n in zip(st.columns(len(TIERS)), counts["tier"], counts["users"], strict=True):
+    card.metric(fmt.human(tier), fmt.count(n), border=True,
+                help=f"{rule_text[tier]} in the window.")
+charts.show(charts_streams.lead_tiers, counts, has_data=bool(counts["users"].sum()))
+
+# ---- The people
+st.subheader("Lead list")
+view = params.bind(
+    params.Param(("view",), "hot", _view, lambda v: (v,), VIEWS["hot"], accepts=VIEWS.__contains__),
+    "segmented_control", "Show", options=list(VIEWS), format_func=VIEWS.get, required=True,
+    label_visibility="collapsed",
+)
+rows = state.lead_list(period, include_paying=paying, rules=rules)
+rows.insert(2, "tme_link", rows["username"].map(tme_link))
+if view == "hot":
+    rows = rows[rows["tier"].isin(("hot", "warm"))]
+if rows.empty:
+    charts.no_data()
+else:
+    which = "hot and warm leads only" if view == "hot" else "every candidate"
+    st.caption(f"{fmt.people(len(rows))}: {which}, by tier, then most events, then latest "
+               "activity.")
+    people.table(rows, user)
+    tables.download(
+        rows, "leads", None, now=f"{now:%Y-%m-%dT%H%M}", window=f"window-{window}d",
+        hot=f"hot-{rules.hot_events}ev-{rules.hot_days}d",
+        warm=f"warm-{rules.warm_events}ev-{rules.warm_days}d", cool=f"cool-{rules.cool_events}ev",
+        payers="with-payers" if paying else None, view="hot-and-warm" if view == "hot" else "all",
+    )

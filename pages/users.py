@@ -1,0 +1,119 @@
+"""Users: find anyone the bot knows; pick a person to open their profile."""
+
+import streamlit as st
+
+from hsl.auth import Permission, can
+from hsl.errors import NotFoundError
+from hsl.metrics.users import PAGE_SIZE
+from hsl_ui import auth, banners, charts, people, state
+from hsl_ui import format as fmt
+
+settings = state.settings()
+actor = auth.current_user(settings)
+tz = settings.timezone
+chosen = people.user_id_param("user")
+
+
+def back_to_search() -> None:
+    for key in ("user", "events_page"):
+        st.query_params.pop(key, None)
+
+
+def show_search() -> None:
+    """One box, 50 people a page; a click on a row opens the profile."""
+    st.title("Users")
+    query = people.text_filter(
+        "q", "Search", placeholder="Name, @username, email or user ID",
+        help="Exact matches first, then names that start with the text, then names that "
+             "contain it. All digits also find that user ID.",
+    )
+    total = state.count_users(query)
+    st.caption(f"{fmt.people(total)} match “{query}”." if query
+               else f"Everyone the bot knows: {fmt.people(total)}.")
+    if total == 0:
+        charts.no_data()
+        return
+    table = st.container()
+    offset = people.pager("page", total, query, PAGE_SIZE)
+    found = state.search_users(query, tz, PAGE_SIZE, offset)
+    found["name"] = [" ".join(n for n in pair if isinstance(n, str) and n)
+                     for pair in zip(found["first_name"], found["last_name"], strict=True)]
+    with table:
+        st.caption("Click a row to open the profile.")
+        picked = people.table(
+            found[["user_id", "username", "name", "email", "first_seen"]], actor,
+            on_select="rerun", selection_mode="single-row", key=f"pick:{query}:{offset}",
+        )
+    if picked.selection.rows:
+        st.query_params["user"] = str(found["user_id"].iloc[picked.selection.rows[0]])
+        st.rerun()
+
+
+def show_profile(user_id: int) -> None:
+    """Who they are, where they stand, what they did; admins also change their stream."""
+    st.button("Back to search", icon=":material/arrow_back:", type="tertiary",
+              on_click=back_to_search)
+    try:
+        identity = state.user_identity(user_id, tz)
+    except NotFoundError as err:
+        banners.error(err)
+        return
+    st.title(people.display_name(identity, actor))
+    st.markdown(people.identity_line(identity, actor, tz))
+
+    bookings = state.user_bookings(user_id, tz)
+    tier = state.lead_tier(user_id, state.period())
+    position = state.funnel_position(user_id)
+    events_total = state.count_user_events(user_id)
+    active = int((bookings["status"] != "cancelled").sum())
+    cards = st.columns(4)
+    cards[0].metric("Lead tier", fmt.human(tier) if tier else "—", border=True,
+                    help="From the last 7 days of events. Only free-lesson registrants who "
+                         "have not paid are leads.")
+    cards[1].metric("Funnel position", fmt.human(position) if position else "Not started",
+                    border=True, help="The furthest step reached, all time: registered, "
+                                      "attended, booked, paid.")
+    cards[2].metric("Active bookings", f"{active} of {len(bookings)}", border=True,
+                    help="Bookings that are not cancelled, of all bookings.")
+    cards[3].metric("Events", fmt.count(events_total), border=True)
+
+    st.subheader("Bookings")
+    if bookings.empty:
+        st.caption("No bookings.")
+    else:
+        people.table(bookings, actor)
+
+    st.subheader("Free-lesson registrations")
+    registrations = state.user_registrations(user_id, tz)
+    if registrations.empty:
+        st.caption("No registrations.")
+    else:
+        people.table(registrations, actor)
+
+    st.subheader("Events")
+    if events_total == 0:
+        st.caption("No events.")
+    else:
+        st.caption("Newest first.")
+        table = st.container()
+        offset = people.pager("events_page", events_total, user_id, PAGE_SIZE)
+        with table:
+            people.table(state.user_events(user_id, tz, PAGE_SIZE, offset), actor)
+
+    if can(actor, Permission.VIEW_AUDIT_LOG):
+        st.subheader("Audit history")
+        history = state.audit_entries(actor, user_id=user_id, tz=tz)
+        if history.empty:
+            st.caption("No audited changes for this user.")
+        else:
+            people.show_audit(history, with_user=False)
+
+    if can(actor, Permission.CHANGE_STREAM):
+        st.subheader("Change stream")
+        people.change_stream_form(actor, user_id, bookings, state.stream_names())
+
+
+if chosen is None:
+    show_search()
+else:
+    show_profile(chosen)

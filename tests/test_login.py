@@ -1,0 +1,222 @@
+"""Signing in (SPEC §6) through AppTest: password users, OIDC roles, login turned off.
+
+Secrets reach the app the way Streamlit gives them to it (`at.secrets` stands in for
+`.streamlit/secrets.toml`); OIDC sign-ins are simulated with `at.user`, as st.user.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from hsl import migrate
+from hsl.auth import hash_password
+from hsl.db import make_engine
+from hsl_ui import auth
+from tests.test_pages import (  # noqa: F401 - clean_env and navigation_as_served are autouse
+    APP,
+    clean_env,
+    navigation_as_served,
+)
+
+WRONG = "Wrong user name or password."
+FAST = 4  # bcrypt cost for test hashes: quick, and verify_password takes any cost
+PASSWORDS = {"alice": ("correct horse", "admin"), "vera": ("пароль-вера", "viewer"),
+             "ann": ("ann's secret", "analyst")}
+OIDC = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+        "client_id": "hsl", "client_secret": "s",
+        "server_metadata_url": "https://id.example.org/.well-known/openid-configuration"}
+
+
+@pytest.fixture(scope="module")
+def db_url(tmp_path_factory) -> str:
+    """A migrated, empty SQLite database: a real database, so login is required."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('login') / 'real.sqlite'}"
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def password_secrets() -> dict:
+    return {"auth": {"users": {
+        name: {"password_hash": hash_password(pw, FAST), "role": role}
+        for name, (pw, role) in PASSWORDS.items()
+    }}}
+
+
+def app(monkeypatch, db_url: str, secrets: dict, user: dict | None = None) -> AppTest:
+    """app.py on the real database with `secrets` (and `user` as st.user), run once."""
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets.update(copy.deepcopy(secrets))  # tests may edit theirs
+    if user is not None:
+        at.user = user
+    return at.run()
+
+
+def sign_in(at: AppTest, name: str, password: str) -> AppTest:
+    next(t for t in at.text_input if t.label == "User name").input(name)
+    next(t for t in at.text_input if t.label == "Password").input(password)
+    return next(b for b in at.button if b.label == "Sign in").click().run()
+
+
+def on_sign_in_screen(at: AppTest) -> bool:
+    return [t.value for t in at.title] == ["HSL Analytics"] and len(at.date_input) == 0
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def signed_in_as(at: AppTest) -> str | None:
+    found = [c.value for c in at.caption if c.value.startswith(":material/person: ")]
+    return found[0].removeprefix(":material/person: ") if found else None
+
+
+# ---------------------------------------------------------------- passwords
+
+
+def test_a_real_database_asks_for_a_password_first(monkeypatch, db_url, password_secrets):
+    at = app(monkeypatch, db_url, password_secrets)
+    assert not at.exception
+    assert on_sign_in_screen(at)
+    assert [t.label for t in at.text_input] == ["User name", "Password"]
+    assert errors(at) == [] and len(at.metric) == 0
+
+
+@pytest.mark.parametrize(("name", "password"), [("alice", "wrong"), ("mallory", "correct horse"),
+                                                ("alice", ""), ("", "")])
+def test_a_wrong_password_is_one_sentence(monkeypatch, db_url, password_secrets, name,
+                                          password):
+    at = sign_in(app(monkeypatch, db_url, password_secrets), name, password)
+    assert not at.exception
+    assert errors(at) == [WRONG]
+    assert on_sign_in_screen(at) and signed_in_as(at) is None
+
+
+def test_the_right_password_opens_the_app_until_signing_out(monkeypatch, db_url,
+                                                            password_secrets):
+    at = sign_in(app(monkeypatch, db_url, password_secrets), " alice ", "correct horse")
+    assert not at.exception
+    assert errors(at) == []
+    assert [m.label for m in at.metric][:1] == ["Known users"]  # the Overview
+    assert signed_in_as(at) == "alice · admin"
+    at.run()  # the session remembers the user
+    assert signed_in_as(at) == "alice · admin"
+    next(b for b in at.button if b.label == "Sign out").click().run()
+    assert on_sign_in_screen(at) and signed_in_as(at) is None
+
+
+def test_roles_come_from_the_secrets_and_gate_the_pages(monkeypatch, db_url, password_secrets):
+    at = sign_in(app(monkeypatch, db_url, password_secrets), "vera", "пароль-вера")
+    assert signed_in_as(at) == "vera · viewer"
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/audit_log.py")
+    at = sign_in(app(monkeypatch, db_url, password_secrets), "ann", "ann's secret")
+    assert signed_in_as(at) == "ann · analyst"
+    at.switch_page("pages/audience.py").run()
+    assert not at.exception and [s.value for s in at.subheader] == ["0 people match"]
+
+
+def test_a_changed_role_applies_and_a_removed_user_is_signed_out(monkeypatch, db_url,
+                                                                 password_secrets):
+    at = sign_in(app(monkeypatch, db_url, password_secrets), "alice", "correct horse")
+    at.secrets["auth"]["users"]["alice"]["role"] = "viewer"
+    at.run()
+    assert signed_in_as(at) == "alice · viewer"
+    del at.secrets["auth"]["users"]["alice"]
+    at.run()
+    assert on_sign_in_screen(at) and signed_in_as(at) is None
+
+
+def test_repeated_failures_make_the_next_try_wait(monkeypatch, db_url, password_secrets):
+    clock = [1000.0]
+    monkeypatch.setattr(auth, "_clock", lambda: clock[0])
+    at = app(monkeypatch, db_url, password_secrets)
+    for _ in range(auth.FREE_FAILURES):
+        assert errors(sign_in(at, "alice", "guess")) == [WRONG]
+    clock[0] += 10
+    at = sign_in(at, "alice", "correct horse")  # not even checked while waiting
+    assert errors(at) == ["Too many wrong attempts; try again in 20 seconds."]
+    assert on_sign_in_screen(at)
+    clock[0] += 20
+    at = sign_in(at, "alice", "correct horse")
+    assert errors(at) == [] and signed_in_as(at) == "alice · admin"
+
+
+def test_a_broken_secrets_entry_names_the_problem(monkeypatch, db_url):
+    secrets = {"auth": {"users": {
+        "bob": {"password_hash": "not a hash"},
+        "carol": {"password_hash": hash_password("pw", FAST), "role": "boss"},
+    }}}
+    at = sign_in(app(monkeypatch, db_url, secrets), "bob", "pw")
+    assert errors(at) == ["The password hash of 'bob' in the secrets is not a bcrypt hash; "
+                          "make one with `python -m hsl hash-password`."]
+    at = sign_in(app(monkeypatch, db_url, secrets), "carol", "pw")
+    assert errors(at) == ["The role 'boss' of 'carol' is not one of viewer, analyst, admin."]
+    assert not at.exception
+
+
+# ---------------------------------------------------------------- OIDC (st.login)
+
+
+def test_oidc_offers_its_sign_in_button_instead_of_passwords(monkeypatch, db_url,
+                                                             password_secrets):
+    secrets = {"auth": {**OIDC, **password_secrets["auth"]}}
+    at = app(monkeypatch, db_url, secrets, user={"is_logged_in": False})
+    assert on_sign_in_screen(at)
+    assert len(at.text_input) == 0  # OIDC wins over password users
+    at = next(b for b in at.button if b.label == "Sign in").click().run()
+    assert not at.exception
+    # Authlib (streamlit[auth]) is not installed here: one sentence instead of a traceback.
+    assert errors(at) == [auth.NO_AUTHLIB]
+
+
+@pytest.mark.parametrize(("email", "shown"), [
+    ("Boss@School.org", "Boss@School.org · admin"),  # [auth.roles] matched without case
+    ("someone@example.org", "someone@example.org · viewer"),  # everyone else: viewer
+])
+def test_oidc_users_get_their_role_by_email(monkeypatch, db_url, email, shown):
+    secrets = {"auth": {**OIDC, "roles": {"boss@school.org": "admin"}}}
+    at = app(monkeypatch, db_url, secrets,
+             user={"is_logged_in": True, "email": email, "name": "Someone"})
+    assert not at.exception
+    assert signed_in_as(at) == shown
+    next(b for b in at.button if b.label == "Sign out").click().run()  # st.logout()
+    assert on_sign_in_screen(at) and signed_in_as(at) is None
+
+
+def test_named_oidc_providers_get_one_button_each(monkeypatch, db_url):
+    secrets = {"auth": {"redirect_uri": OIDC["redirect_uri"], "cookie_secret": "x" * 32,
+                        "google": {k: OIDC[k] for k in ("client_id", "client_secret",
+                                                        "server_metadata_url")}}}
+    at = app(monkeypatch, db_url, secrets, user={"is_logged_in": False})
+    assert [b.label for b in at.button] == ["Sign in with Google"]
+
+
+# ---------------------------------------------------------------- no login configured / off
+
+
+def test_login_turned_off_gives_a_viewer_unless_a_role_is_set(monkeypatch, db_url):
+    monkeypatch.setenv("HSL_AUTH_DISABLED", "1")
+    at = app(monkeypatch, db_url, {})
+    assert signed_in_as(at) == "Anonymous (login turned off) · viewer"
+    assert "Sign out" not in [b.label for b in at.button]
+    monkeypatch.setenv("HSL_AUTH_DISABLED_ROLE", "analyst")
+    assert signed_in_as(app(monkeypatch, db_url, {})) == (
+        "Anonymous (login turned off) · analyst")
+    monkeypatch.setenv("HSL_AUTH_DISABLED_ROLE", "root")
+    at = app(monkeypatch, db_url, {})
+    assert not at.exception
+    assert errors(at) == [
+        "The role 'root' of 'Anonymous (login turned off)' is not one of viewer, analyst, admin."]
+
+
+def test_no_users_and_no_oidc_means_no_app(monkeypatch, db_url):
+    at = app(monkeypatch, db_url, {"auth": {"users": {}}})
+    assert errors(at) == [auth.LOGIN_NOT_CONFIGURED]
+    assert len(at.text_input) == 0 and len(at.metric) == 0
