@@ -329,6 +329,11 @@ def test_audience_count_for_a_combined_filter(monkeypatch, hand_url, downloads):
     at = open_page(monkeypatch, hand_url, AUDIENCE, lesson_type=PY, attended="yes",
                    stream="3rd_stream", status="new")
     assert not at.exception
+    # The choices are every lesson type, event type and stream in the data.
+    assert widget(at.multiselect, "Registered for").options == ["Python basics", "Web design"]
+    assert widget(at.multiselect, "Did any of these events").options == [
+        "Lesson link clicked", "Menu opened"]
+    assert widget(at.multiselect, "Stream").options == ["2nd stream", "3rd stream"]
     # python and clicked it: 501, 503; a 3rd_stream booking that is new: only 503's.
     assert texts(at.subheader) == ["1 person matches"]
     assert columns(at) == ["User ID", "First name", "Email", "Telegram", "Lesson types",
