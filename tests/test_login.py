@@ -172,8 +172,11 @@ def test_oidc_offers_its_sign_in_button_instead_of_passwords(monkeypatch, db_url
     assert len(at.text_input) == 0  # OIDC wins over password users
     at = next(b for b in at.button if b.label == "Sign in").click().run()
     assert not at.exception
-    # Authlib (streamlit[auth]) is not installed here: one sentence instead of a traceback.
-    assert errors(at) == [auth.NO_AUTHLIB]
+    # AppTest cannot follow the redirect to the identity provider; st.login's complaint
+    # about it (here: the provider is only in at.secrets, not in a secrets file) must
+    # still be one sentence on screen, never a traceback.
+    shown = errors(at)
+    assert len(shown) == 1 and "Traceback" not in shown[0] and shown[0].strip().endswith(".")
 
 
 @pytest.mark.parametrize(("email", "shown"), [
