@@ -44,6 +44,7 @@ for section, path, title, icon, permission in PAGES:
     if can(user, permission):
         sections.setdefault(section, []).append(st.Page(path, title=title, icon=icon))
 page = st.navigation(sections)
+state.resume_wanted_page([path for _, path, _, _, perm in PAGES if can(user, perm)])
 
 period, loaded_slot = sidebar.render(settings, user)
 state.begin_run(period)

@@ -12,11 +12,14 @@ import functools
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
 import streamlit as st
 from sqlalchemy.engine import Engine
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from hsl import admin, audience, bootstrap, reports
 from hsl.config import Settings, load_settings
@@ -28,14 +31,46 @@ from hsl_ui import auth
 CACHE_TTL_SECONDS = 300
 _LOADS = "_hsl_loads"  # session key: load times of the results used in this run
 _PERIOD = "_hsl_period"  # session key: the shared Period the sidebar chose in this run
+_WANTED = "_hsl_wanted_page"  # session key: (page file, query) a lone page run asked for
 
 R = TypeVar("R")
 _FUNCTIONS: dict[str, Callable[..., Any]] = {}
 
 
 def settings() -> Settings:
-    """Return the app settings (environment and secrets), read fresh on every run."""
+    """Return the app settings (environment and secrets), read fresh on every run.
+
+    Every page asks for them first, so this is also where a page that Streamlit ran on
+    its own is sent back through app.py (see `_page_without_app`).
+    """
+    alone = _page_without_app()
+    if alone:
+        st.session_state[_WANTED] = (alone, st.query_params.to_dict())
+        st.switch_page("app.py")
     return load_settings()
+
+
+def _page_without_app() -> str | None:
+    """The page file (relative path) when Streamlit ran it alone instead of through app.py.
+
+    A freshly started server treats the `pages/` folder as Streamlit's legacy automatic
+    page list until app.py has called st.navigation once; a first request for, say,
+    /activity would then run pages/activity.py without the login gate and sidebar.
+    """
+    ctx = get_script_run_ctx()
+    if ctx is None or not PagesManager.uses_pages_directory:
+        return None
+    running = ctx.pages_manager.get_pages().get(ctx.page_script_hash, {})
+    script = Path(running.get("script_path", ctx.main_script_path))
+    main = Path(ctx.main_script_path)
+    return None if script == main else str(script.relative_to(main.parent))
+
+
+def resume_wanted_page(allowed: list[str]) -> None:
+    """After `settings` sent a lone page through app.py, open that page with its filters."""
+    wanted = st.session_state.pop(_WANTED, None)
+    if wanted and wanted[0] in allowed:
+        st.switch_page(wanted[0], query_params=wanted[1])
 
 
 @st.cache_resource(show_spinner=False)
@@ -120,8 +155,8 @@ def begin_run(period: Period) -> None:
 
 def period() -> Period:
     """Return the shared date range the sidebar chose (last 30 days outside the app)."""
-    chosen = st.session_state.get(_PERIOD)
-    return chosen or Period.last_days(DEFAULT_RANGE_DAYS, settings().timezone)
+    timezone = settings().timezone  # also sends a page Streamlit ran alone through app.py
+    return st.session_state.get(_PERIOD) or Period.last_days(DEFAULT_RANGE_DAYS, timezone)
 
 
 def oldest_load() -> datetime | None:
