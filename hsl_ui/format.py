@@ -92,6 +92,9 @@ RATE_COLUMNS = frozenset(
 # Columns whose values are the bot's or the app's snake_case words, shown humanised.
 WORD_COLUMNS = frozenset({"step", "lesson_type", "event_type", "course_stream", "tier", "status"})
 
+# Words written upper-case wherever a data word is shown (lesson types, event types, labels).
+ACRONYMS = frozenset({"api", "csv", "faq", "id", "qa", "seo", "sql", "ui", "url", "utm", "ux"})
+
 
 def label(column: str) -> str:
     """Return the screen name of a data column (unknown ones lose their underscores)."""
@@ -99,8 +102,12 @@ def label(column: str) -> str:
 
 
 def human(word: object) -> str:
-    """Return a snake_case data word for reading: `python_basics` → `Python basics`."""
-    text = str(word).replace("_", " ").strip()
+    """Return a snake_case data word for reading: `python_basics` → `Python basics`.
+
+    Known acronyms stay upper-case: `qa_testing` → `QA testing`, `faq_opened` → `FAQ opened`.
+    """
+    words = str(word).replace("_", " ").strip().split(" ")
+    text = " ".join(w.upper() if w.lower() in ACRONYMS else w for w in words)
     return text[:1].upper() + text[1:] if text else "(none)"
 
 

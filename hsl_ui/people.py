@@ -143,7 +143,7 @@ def table(frame: pd.DataFrame, actor: Actor, widths: dict[str, int] | None = Non
     for column, pixels in (widths or {}).items():
         if column in frame.columns:
             config.setdefault(fmt.label(column), {})["width"] = pixels
-    return st.dataframe(shown, column_config=config, hide_index=True, **kwargs)
+    return tables.draw(shown, config, **kwargs)
 
 
 # Widths that fit the nine audience columns into the 840 px beside the sidebar at 1280 px.

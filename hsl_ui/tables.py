@@ -40,10 +40,18 @@ def for_display(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     return shown.rename(columns=fmt.label), config
 
 
-def show(frame: pd.DataFrame, **kwargs: object) -> None:
+def draw(shown: pd.DataFrame, config: dict, **kwargs: object):
+    """Draw a frame made by `for_display` read-only, without its index; return its events.
+
+    Every table of the app goes through here: a missing value is an empty cell (Streamlit
+    would write a grey "None" in it).
+    """
+    return st.dataframe(shown, column_config=config, hide_index=True, placeholder="", **kwargs)
+
+
+def show(frame: pd.DataFrame, **kwargs: object):
     """Draw `frame` as a read-only table with human column names and formatted numbers."""
-    shown, config = for_display(frame)
-    st.dataframe(shown, column_config=config, hide_index=True, **kwargs)
+    return draw(*for_display(frame), **kwargs)
 
 
 def download(frame: pd.DataFrame, report: str, period: Period | None, **filters: object) -> None:

@@ -85,9 +85,13 @@ def bot_like(engine: Engine) -> Engine:
     return engine
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(scope="module", params=BACKENDS)
 def backend(request) -> str:
-    """The database kind under test: "sqlite" or "postgresql"."""
+    """The database kind under test: "sqlite" or "postgresql".
+
+    Module-scoped, so that a module's read-only databases (`module_engine`) are built once
+    per backend; function-scoped databases (`engine`, `loaded_engine`) stay fresh per test.
+    """
     return request.param
 
 
@@ -110,3 +114,42 @@ def loaded_engine(backend: str, database_factory, rows: dict) -> Engine:
     engine = bot_like(make_engine(database_factory(backend)))
     load_rows(engine, rows)
     return engine
+
+
+def url_of(engine: Engine) -> str:
+    """The engine's URL with its password (for DATABASE_URL or --db); the engine is disposed."""
+    url = engine.url.render_as_string(hide_password=False)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def module_engine(backend, database_factory) -> Iterator[Callable[[dict], Engine]]:
+    """Return load(rows) → a fresh migrated database filled with `rows`, kept for the module.
+
+    For data the module's tests only read: `db = module_engine(ROWS)` in a module-scoped
+    fixture builds it once per backend; every engine is disposed after the module.
+    """
+    engines: list[Engine] = []
+
+    def load(rows: dict) -> Engine:
+        engines.append(loaded_engine(backend, database_factory, rows))
+        return engines[-1]
+
+    yield load
+    for engine in engines:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def empty_db(module_engine) -> Engine:
+    """A migrated database without any rows, shared by the module's tests."""
+    return module_engine({})
+
+
+@pytest.fixture(scope="module")
+def empty_url(backend, database_factory) -> str:
+    """URL of a new database as `python -m hsl init-db` leaves it (no rows), for the module."""
+    engine = make_engine(database_factory(backend))
+    migrate.upgrade(engine)
+    return url_of(engine)

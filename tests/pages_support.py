@@ -1,41 +1,81 @@
-"""Helpers for AppTest page tests: databases to run the app on, and opening one page."""
+"""Helpers for AppTest page tests: the app's settings, databases to run it on, opening a page
+and reading what it shows.
+
+A page-test module imports the autouse fixtures `clean_env` and `navigation_as_served`
+(`from tests.pages_support import clean_env, navigation_as_served  # noqa: F401`).
+"""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
 
-from sqlalchemy.engine import Engine
+import pytest
+import streamlit as st
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from hsl import demo, migrate
 from hsl.db import make_engine
-from tests.test_pages import APP
+from tests.conftest import url_of
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+MOSCOW = "Europe/Moscow"
+NOW = datetime(2026, 3, 20, 18, 0, tzinfo=UTC)  # 21:00 on 2026-03-20 in Moscow
 
 
-def url_of(engine: Engine) -> str:
-    """The engine's URL with its password (for DATABASE_URL); the engine is disposed."""
-    url = engine.url.render_as_string(hide_password=False)
-    engine.dispose()
-    return url
+# ---------------------------------------------------------------- the app's surroundings
 
 
-def empty_database(backend: str, database_factory: Callable[[str], str]) -> str:
-    """URL of a new migrated database without any rows."""
-    engine = make_engine(database_factory(backend))
-    migrate.upgrade(engine)
-    return url_of(engine)
+@pytest.fixture(autouse=True)
+def navigation_as_served(monkeypatch):
+    """Run app.py on every AppTest rerun, as `streamlit run` does.
+
+    AppTest forgets before each run that st.navigation replaced the legacy pages/ folder
+    and then reruns only the page script; a server remembers it for the process.
+    """
+
+    class ServedPagesManager(PagesManager):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr("streamlit.testing.v1.app_test.PagesManager", ServedPagesManager)
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch, tmp_path):
+    """No database settings leak in from the developer's shell; the clock is fixed."""
+    for name in ("DATABASE_URL", "HSL_AUTH_DISABLED", "HSL_AUTH_DISABLED_ROLE",
+                 "HSL_STATEMENT_TIMEOUT_MS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HSL_TIMEZONE", MOSCOW)
+    monkeypatch.setenv("HSL_DEMO_DB", str(tmp_path / "never-used-demo.sqlite"))
+    monkeypatch.setattr("hsl_ui.sidebar.utc_now", lambda: NOW)
+
+
+# ---------------------------------------------------------------- databases
 
 
 def demo_database(backend: str, database_factory: Callable[[str], str],
-                  size: demo.DemoSize) -> str:
-    """URL of a new migrated database filled with demo rows of `size`."""
+                  anchor: date | None = None) -> str:
+    """URL of a new migrated database with a small deterministic demo (300 people, 3,000
+    events, seed 7) whose data ends on `anchor` (default: today)."""
     engine = make_engine(database_factory(backend))
     migrate.upgrade(engine)
-    demo.load(engine, size)
+    demo.load(engine, demo.DemoSize(users=300, events=3000, seed=7, anchor=anchor))
     return url_of(engine)
 
 
-def open_page(monkeypatch, url: str, script: str, role: str, **query: str) -> AppTest:
+# ---------------------------------------------------------------- running a page
+
+
+def open_page(monkeypatch, url: str, script: str, role: str = "analyst",
+              **query: str) -> AppTest:
     """Run page `script` of app.py on the database `url`, login off, as `role`, once."""
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("HSL_AUTH_DISABLED", "1")
@@ -43,3 +83,43 @@ def open_page(monkeypatch, url: str, script: str, role: str, **query: str) -> Ap
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params.update(query)
     return at.switch_page(script).run()
+
+
+def spy_downloads(monkeypatch) -> dict[str, list[list[str]]]:
+    """File name → CSV rows of every download button drawn from now on.
+
+    Deferred data (a callable) is made at once; the UTF-8 BOM is checked and dropped.
+    """
+    got: dict[str, list[list[str]]] = {}
+    real = st.download_button
+
+    def spy(label, data, *args, **kwargs):
+        body = data() if callable(data) else data
+        assert body.startswith("\ufeff".encode())  # Excel reads UTF-8 only with the BOM
+        got[kwargs["file_name"]] = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+        return real(label, data, *args, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", spy)
+    return got
+
+
+# ---------------------------------------------------------------- reading what it shows
+
+
+def infos(at: AppTest) -> list[str]:
+    return [i.value for i in at.info]
+
+
+def captions(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption]
+
+
+def chart_specs(at: AppTest) -> list[str]:
+    return [c.proto.spec for c in at.get("vega_lite_chart")]
+
+
+def chart_labels(at: AppTest) -> list[str]:
+    """The bar labels the charts draw, read from the data Streamlit sends to the browser."""
+    frames = [convert_arrow_bytes_to_pandas_df(ds.data.data)
+              for chart in at.get("vega_lite_chart") for ds in chart.proto.datasets]
+    return [label for f in frames if "label" in f for label in f["label"]]

@@ -20,14 +20,15 @@ from tests.fixtures.analytics import (
     MOSCOW,
     NEW_YORK,
     NOW,
-    database_fixtures,
     records,
 )
 
 D2, D3, D4, D5 = (date(2026, 11, d) for d in (2, 3, 4, 5))
 
 
-backend, db, empty_db = database_fixtures(ACTIVITY_ROWS)
+@pytest.fixture(scope="module")
+def db(module_engine):
+    return module_engine(ACTIVITY_ROWS)
 
 
 def period(tz: str = "UTC", start: date = ACTIVITY_START, end: date = ACTIVITY_END) -> Period:

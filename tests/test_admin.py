@@ -30,7 +30,7 @@ from hsl.errors import (
 )
 from hsl.filters import Period
 from hsl.schema import audit_log, bookings
-from tests.conftest import BACKENDS, loaded_engine
+from tests.conftest import loaded_engine
 from tests.fixtures import utc
 from tests.fixtures.people import MOSCOW, STREAM_ROWS, rows
 
@@ -39,17 +39,10 @@ ORIGINAL = [(1, "2nd_stream"), (2, "3rd_stream"), (3, "2nd_stream"), (4, "3rd_st
             (5, "10th_stream"), (6, "2nd_stream")]
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def backend_once(request) -> str:
-    """Module-scoped backend for the database that no test writes to."""
-    return request.param
-
-
 @pytest.fixture(scope="module")
-def untouched(backend_once, database_factory):
-    engine = loaded_engine(backend_once, database_factory, STREAM_ROWS)
-    yield engine
-    engine.dispose()
+def untouched(module_engine):
+    """The database that no test writes to."""
+    return module_engine(STREAM_ROWS)
 
 
 @pytest.fixture

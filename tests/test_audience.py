@@ -18,7 +18,6 @@ from hsl.audience import (
 )
 from hsl.auth import Actor
 from hsl.errors import PermissionDenied, ValidationError
-from tests.conftest import BACKENDS, loaded_engine
 from tests.fixtures.people import AUDIENCE_KNOWN, AUDIENCE_ROWS, EVENTS_ONLY, MOSCOW, NOW, rows
 
 ANALYST = Actor("ann", "analyst")
@@ -26,17 +25,9 @@ VIEWER = Actor("vic", "viewer")
 EO = EVENTS_ONLY
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def backend(request) -> str:
-    """Module-scoped backend, so each database is built once per module."""
-    return request.param
-
-
 @pytest.fixture(scope="module")
-def db(backend, database_factory):
-    engine = loaded_engine(backend, database_factory, AUDIENCE_ROWS)
-    yield engine
-    engine.dispose()
+def db(module_engine):
+    return module_engine(AUDIENCE_ROWS)
 
 
 def picked(db, tz: str = "UTC", **filters) -> list[int]:

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from hsl.cli import main
-from tests.conftest import BACKENDS, loaded_engine
+from tests.conftest import loaded_engine, url_of
 from tests.fixtures.foundation import ROWS, run_hsl
 
 RANGE = ["--start", "2026-11-01", "--end", "2026-11-05"]
@@ -21,25 +21,14 @@ def lines(result: subprocess.CompletedProcess) -> list[str]:
     return result.stdout.splitlines()
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def backend(request) -> str:
-    """Module-scoped backend, so each database is built once per module."""
-    return request.param
-
-
 @pytest.fixture(scope="module")
 def db_url(backend, database_factory) -> str:
-    engine = loaded_engine(backend, database_factory, ROWS)
-    url = engine.url.render_as_string(hide_password=False)
-    engine.dispose()
-    return url
+    return url_of(loaded_engine(backend, database_factory, ROWS))
 
 
 @pytest.fixture(scope="module")
 def sqlite_url(database_factory) -> str:
-    engine = loaded_engine("sqlite", database_factory, ROWS)
-    engine.dispose()
-    return engine.url.render_as_string(hide_password=False)
+    return url_of(loaded_engine("sqlite", database_factory, ROWS))
 
 
 # ------------------------------------------------------------ the five reports

@@ -12,17 +12,11 @@ import json
 import pytest
 
 from hsl.cli import main
-from tests.conftest import BACKENDS, loaded_engine
+from tests.conftest import loaded_engine, url_of
 from tests.fixtures.analytics import ACTIVITY_ROWS, LEAD_ROWS, RETENTION_ROWS, STREAM_ROWS
 
 NOW = ["--now", "2026-11-25T12:00:00Z"]
 UNREACHABLE = "postgresql://nobody@127.0.0.1:1/x"
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def backend(request) -> str:
-    """Module-scoped backend, so each database is built once per module."""
-    return request.param
 
 
 DATASETS = {
@@ -34,12 +28,8 @@ DATASETS = {
 @pytest.fixture(scope="module")
 def urls(backend, database_factory) -> dict[str, str]:
     """One database per dataset, by name → its URL."""
-    found = {}
-    for name, rows in DATASETS.items():
-        engine = loaded_engine(backend, database_factory, rows)
-        engine.dispose()
-        found[name] = engine.url.render_as_string(hide_password=False)
-    return found
+    return {name: url_of(loaded_engine(backend, database_factory, rows))
+            for name, rows in DATASETS.items()}
 
 
 @pytest.fixture(autouse=True)

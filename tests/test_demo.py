@@ -16,7 +16,6 @@ from hsl.db import day_of, json_field, make_engine
 from hsl.filters import Period
 from hsl.reports import run_report
 from hsl.schema import bookings, events, free_lesson_registrations, metadata, users
-from tests.conftest import BACKENDS
 from tests.fixtures.foundation import run_hsl
 
 ANCHOR = date(2026, 11, 25)
@@ -50,12 +49,6 @@ def scalar(engine: Engine, stmt):
 def values(engine: Engine, stmt) -> set:
     with engine.connect() as conn:
         return set(conn.execute(stmt).scalars())
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def backend(request) -> str:
-    """Module-scoped backend, so the demo is loaded once per module and database."""
-    return request.param
 
 
 @pytest.fixture(scope="module")

@@ -29,14 +29,15 @@ from tests.fixtures.analytics import (
     MOSCOW,
     NOW,
     X,
-    database_fixtures,
     records,
 )
 
 COLUMNS = ["user_id", "username", "first_name", "events", "active_days", "last_activity", "tier"]
 
 
-backend, db, empty_db = database_fixtures(LEAD_ROWS)
+@pytest.fixture(scope="module")
+def db(module_engine):
+    return module_engine(LEAD_ROWS)
 
 
 def period(tz: str = "UTC") -> Period:

@@ -17,11 +17,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from hsl.db import make_engine
 from hsl.errors import ValidationError
 from hsl.filters import Period
 from hsl.metrics.lessons import lesson_registrations
-from tests.conftest import BACKENDS, bot_like, loaded_engine
 from tests.fixtures import utc
 from tests.fixtures.foundation import records
 
@@ -56,16 +54,9 @@ ROWS = {
 }
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def backend(request) -> str:
-    return request.param
-
-
 @pytest.fixture(scope="module")
-def db(backend, database_factory):
-    engine = loaded_engine(backend, database_factory, ROWS)
-    yield engine
-    engine.dispose()
+def db(module_engine):
+    return module_engine(ROWS)
 
 
 def utc_period() -> Period:
@@ -122,11 +113,7 @@ def test_unknown_grouping_is_one_sentence(db):
         lesson_registrations(db, utc_period(), ("email",))
 
 
-def test_empty_database(backend, database_factory):
-    engine = bot_like(make_engine(database_factory(backend)))
-    try:
-        assert lesson_registrations(engine, utc_period()).empty
-        # The total is one row of zeros: no rate divides by zero.
-        assert records(lesson_registrations(engine, utc_period(), ())) == [(0, 0, 0, 0.0, 0, 0.0)]
-    finally:
-        engine.dispose()
+def test_empty_database(empty_db):
+    assert lesson_registrations(empty_db, utc_period()).empty
+    # The total is one row of zeros: no rate divides by zero.
+    assert records(lesson_registrations(empty_db, utc_period(), ())) == [(0, 0, 0, 0.0, 0, 0.0)]

@@ -6,44 +6,28 @@ from datetime import date
 
 import pytest
 
-from hsl.db import make_engine
 from hsl.filters import Period
 from hsl.metrics.funnel import FUNNEL_COLUMNS, funnel
 from hsl.metrics.lessons import attendance, attendance_by_date
 from hsl.reports import run_report
-from tests.conftest import BACKENDS, bot_like, loaded_engine
-from tests.fixtures.foundation import DATA, END, MOSCOW, NOW, PY, ROWS, START, WEB, records
+from tests.fixtures.foundation import (
+    DATA,
+    NOW,
+    PY,
+    ROWS,
+    WEB,
+    moscow_period,
+    records,
+    utc_period,
+)
 
 ATTENDANCE_COLUMNS = ["lesson_type", "registrants", "attended", "attendance_rate"]
 BY_DATE_COLUMNS = ["lesson_type", "lesson_date", "registrants", "attended", "attendance_rate"]
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def backend(request) -> str:
-    """Module-scoped backend, so each database is built once per module."""
-    return request.param
-
-
 @pytest.fixture(scope="module")
-def db(backend, database_factory):
-    engine = loaded_engine(backend, database_factory, ROWS)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def empty_db(backend, database_factory):
-    engine = bot_like(make_engine(database_factory(backend)))
-    yield engine
-    engine.dispose()
-
-
-def utc_period() -> Period:
-    return Period(START, END, "UTC", NOW)
-
-
-def moscow_period() -> Period:
-    return Period(START, END, MOSCOW, NOW)
+def db(module_engine):
+    return module_engine(ROWS)
 
 
 # ------------------------------------------------------------------ attendance

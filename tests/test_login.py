@@ -15,7 +15,7 @@ from hsl import migrate
 from hsl.auth import hash_password
 from hsl.db import make_engine
 from hsl_ui import auth
-from tests.test_pages import (  # noqa: F401 - clean_env and navigation_as_served are autouse
+from tests.pages_support import (  # noqa: F401 - clean_env and navigation_as_served are autouse
     APP,
     clean_env,
     navigation_as_served,

@@ -6,41 +6,24 @@ from datetime import date
 
 import pytest
 
-from hsl.db import make_engine
 from hsl.filters import Period
 from hsl.metrics.overview import KPI_COLUMNS, growth, kpis
 from hsl.reports import run_report
-from tests.conftest import BACKENDS, bot_like, loaded_engine
+from tests.conftest import loaded_engine
 from tests.fixtures import utc
-from tests.fixtures.foundation import END, MOSCOW, NOW, ROWS, START, records
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def backend(request) -> str:
-    """Module-scoped backend, so each database is built once per module."""
-    return request.param
-
-
-@pytest.fixture(scope="module")
-def db(backend, database_factory):
-    engine = loaded_engine(backend, database_factory, ROWS)
-    yield engine
-    engine.dispose()
+from tests.fixtures.foundation import (
+    MOSCOW,
+    NOW,
+    ROWS,
+    moscow_period,
+    records,
+    utc_period,
+)
 
 
 @pytest.fixture(scope="module")
-def empty_db(backend, database_factory):
-    engine = bot_like(make_engine(database_factory(backend)))
-    yield engine
-    engine.dispose()
-
-
-def utc_period() -> Period:
-    return Period(START, END, "UTC", NOW)
-
-
-def moscow_period() -> Period:
-    return Period(START, END, MOSCOW, NOW)
+def db(module_engine):
+    return module_engine(ROWS)
 
 
 def test_kpis_utc(db):

@@ -24,17 +24,14 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from datetime import UTC, date, datetime
-from pathlib import Path
+from datetime import date
 
 import pandas as pd
 import pytest
 from sqlalchemy import text
-from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from hsl import demo, migrate
+from hsl import migrate
 from hsl.auth import Actor
 from hsl.db import make_engine
 from hsl.filters import Period, utc_now
@@ -42,12 +39,20 @@ from hsl.reports import run_report
 from hsl.schema import users
 from hsl_ui import charts
 from hsl_ui import format as fmt
-from tests.conftest import BACKENDS, loaded_engine
+from tests.conftest import loaded_engine, url_of
 from tests.fixtures import load_rows, utc
+from tests.pages_support import (  # noqa: F401 - clean_env and navigation_as_served are autouse
+    APP,
+    MOSCOW,
+    captions,
+    chart_labels,
+    chart_specs,
+    clean_env,
+    demo_database,
+    infos,
+    navigation_as_served,
+)
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-MOSCOW = "Europe/Moscow"
-NOW = datetime(2026, 3, 20, 18, 0, tzinfo=UTC)  # 21:00 on 2026-03-20 in Moscow
 DEFAULT_START, DEFAULT_END = date(2026, 2, 19), date(2026, 3, 20)  # last 30 Moscow days
 PERIOD = {"start": "2026-03-11", "end": "2026-03-20"}
 DOWN_URL = "postgresql://nobody@127.0.0.1:1/x"
@@ -108,46 +113,10 @@ ROWS = {
 # ---------------------------------------------------------------- helpers
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def backend(request) -> str:
-    """Module-scoped override: each backend's database is built once for this module."""
-    return request.param
-
-
 @pytest.fixture(scope="module")
 def hand_url(backend, database_factory) -> str:
     """URL of a database holding ROWS (migrated, bot-like: no enforced foreign keys)."""
-    engine = loaded_engine(backend, database_factory, ROWS)
-    url = engine.url.render_as_string(hide_password=False)
-    engine.dispose()
-    return url
-
-
-@pytest.fixture(autouse=True)
-def navigation_as_served(monkeypatch):
-    """Run app.py on every AppTest rerun, as `streamlit run` does.
-
-    AppTest forgets before each run that st.navigation replaced the legacy pages/ folder
-    and then reruns only the page script; a server remembers it for the process.
-    """
-
-    class ServedPagesManager(PagesManager):
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr("streamlit.testing.v1.app_test.PagesManager", ServedPagesManager)
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch, tmp_path):
-    """No database settings leak in from the developer's shell; the clock is fixed."""
-    for name in ("DATABASE_URL", "HSL_AUTH_DISABLED", "HSL_AUTH_DISABLED_ROLE",
-                 "HSL_STATEMENT_TIMEOUT_MS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HSL_TIMEZONE", MOSCOW)
-    monkeypatch.setenv("HSL_DEMO_DB", str(tmp_path / "never-used-demo.sqlite"))
-    monkeypatch.setattr("hsl_ui.sidebar.utc_now", lambda: NOW)
+    return url_of(loaded_engine(backend, database_factory, ROWS))
 
 
 def run_app(monkeypatch, url: str | None, **query: str) -> AppTest:
@@ -164,25 +133,6 @@ def run_app(monkeypatch, url: str | None, **query: str) -> AppTest:
 def metrics(at: AppTest) -> dict[str, tuple[int, str]]:
     """KPI label → (value as a number, delta text) as the cards show them."""
     return {m.label: (int(m.value.replace(",", "")), m.delta) for m in at.metric}
-
-
-def infos(at: AppTest) -> list[str]:
-    return [i.value for i in at.info]
-
-
-def captions(at: AppTest) -> list[str]:
-    return [c.value for c in at.caption]
-
-
-def chart_specs(at: AppTest) -> list[str]:
-    return [c.proto.spec for c in at.get("vega_lite_chart")]
-
-
-def chart_labels(at: AppTest) -> list[str]:
-    """The bar labels the charts draw, read from the data Streamlit sends to the browser."""
-    frames = [convert_arrow_bytes_to_pandas_df(ds.data.data)
-              for chart in at.get("vega_lite_chart") for ds in chart.proto.datasets]
-    return [label for f in frames if "label" in f for label in f["label"]]
 
 
 # ---------------------------------------------------------------- hand-counted numbers
@@ -351,12 +301,8 @@ def test_analysts_get_the_csv_and_viewers_do_not(monkeypatch, hand_url):
 # ---------------------------------------------------------------- empty and demo databases
 
 
-def test_overview_on_an_empty_database_says_no_data(monkeypatch, backend, database_factory):
-    url = database_factory(backend)
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    at = run_app(monkeypatch, url)
+def test_overview_on_an_empty_database_says_no_data(monkeypatch, empty_url):
+    at = run_app(monkeypatch, empty_url)
     assert not at.exception
     assert metrics(at) == {
         "Known users": (0, "0 new"), "New users": (0, "0"), "Registrations": (0, "0"),
@@ -372,12 +318,7 @@ def _demo_url(backend: str, database_factory, monkeypatch, tmp_path) -> str | No
     if backend == "sqlite":
         monkeypatch.setenv("HSL_DEMO_DB", str(tmp_path / "demo.sqlite"))
         return None
-    url = database_factory(backend)
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    demo.load(engine, demo.DemoSize(users=300, events=3000, seed=7))
-    engine.dispose()
-    return url
+    return demo_database(backend, database_factory)
 
 
 def test_overview_on_demo_data_matches_the_reports(monkeypatch, backend, database_factory,

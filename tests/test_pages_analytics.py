@@ -21,28 +21,26 @@ E (events only) menu_opened 03-15 21:30 UTC = 03-16 00:30 Moscow.
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 
 import pytest
-import streamlit as st
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
-from hsl import demo, migrate
 from hsl.db import make_engine
 from hsl.filters import Period
 from hsl.reports import run_report
-from tests.conftest import BACKENDS, loaded_engine
+from tests.conftest import loaded_engine, url_of
 from tests.fixtures import utc
-from tests.test_pages import (  # noqa: F401 - clean_env and navigation_as_served are autouse
-    APP,
+from tests.pages_support import (  # noqa: F401 - clean_env and navigation_as_served are autouse
     MOSCOW,
     NOW,
     clean_env,
+    demo_database,
     infos,
     navigation_as_served,
+    open_page,
+    spy_downloads,
 )
 
 LESSONS, FUNNEL, ACTIVITY = "pages/free_lessons.py", "pages/funnel.py", "pages/activity.py"
@@ -102,64 +100,22 @@ ROWS = {
 # ---------------------------------------------------------------- helpers
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def backend(request) -> str:
-    """Module-scoped override: each backend's databases are built once for this module."""
-    return request.param
-
-
-def _url(engine) -> str:
-    url = engine.url.render_as_string(hide_password=False)
-    engine.dispose()
-    return url
-
-
 @pytest.fixture(scope="module")
 def hand_url(backend, database_factory) -> str:
     """URL of a database holding ROWS (migrated, no enforced foreign keys)."""
-    return _url(loaded_engine(backend, database_factory, ROWS))
-
-
-@pytest.fixture(scope="module")
-def empty_url(backend, database_factory) -> str:
-    """URL of a migrated database without any rows."""
-    engine = make_engine(database_factory(backend))
-    migrate.upgrade(engine)
-    return _url(engine)
+    return url_of(loaded_engine(backend, database_factory, ROWS))
 
 
 @pytest.fixture(scope="module")
 def demo_url(backend, database_factory) -> str:
     """URL of a migrated database with a small deterministic demo ending on NOW's date."""
-    engine = make_engine(database_factory(backend))
-    migrate.upgrade(engine)
-    demo.load(engine, demo.DemoSize(users=300, events=3000, seed=7, anchor=NOW.date()))
-    return _url(engine)
-
-
-def open_page(monkeypatch, url: str, page: str, **query: str) -> AppTest:
-    """Run `page` of app.py against `url` (login off, as an analyst) with `query` in the URL."""
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("HSL_AUTH_DISABLED", "1")
-    monkeypatch.setenv("HSL_AUTH_DISABLED_ROLE", "analyst")
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update(query)
-    return at.switch_page(page).run()
+    return demo_database(backend, database_factory, anchor=NOW.date())
 
 
 @pytest.fixture
 def downloads(monkeypatch) -> dict[str, list[list[str]]]:
-    """File name → CSV rows of every download button drawn (the BOM checked and dropped)."""
-    got: dict[str, list[list[str]]] = {}
-    real = st.download_button
-
-    def spy(label, data, *args, **kwargs):
-        assert data.startswith("\ufeff".encode())
-        got[kwargs["file_name"]] = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-        return real(label, data, *args, **kwargs)
-
-    monkeypatch.setattr(st, "download_button", spy)
-    return got
+    """File name → CSV rows of every download button drawn."""
+    return spy_downloads(monkeypatch)
 
 
 def cards(at: AppTest) -> dict[str, str]:
@@ -329,7 +285,7 @@ def test_activity_numbers_are_counted_by_hand(monkeypatch, hand_url):
     assert rows(at, 1) == [
         ("Menu opened", 6, 60.0),  # A twice, C twice, D, E
         ("Lesson link clicked", 2, 20.0),
-        ("Faq opened", 1, 10.0),  # ties by name
+        ("FAQ opened", 1, 10.0),  # ties by name
         ("Schedule viewed", 1, 10.0),
     ]
     # Cohort of 9 Mar: A, B (both active that week; A again on 03-16). Cohort of 16 Mar:
@@ -353,7 +309,7 @@ def test_activity_top_n_lives_in_the_url(monkeypatch, hand_url):
     at.number_input[0].set_value(3).run()
     assert at.query_params["top"] == "3"
     assert set(chart_data(at, 0)["name"]) == {"Menu opened", "Lesson link clicked",
-                                              "Faq opened", "Other"}
+                                              "FAQ opened", "Other"}
 
 
 def test_activity_malformed_top_falls_back_with_a_notice(monkeypatch, hand_url):

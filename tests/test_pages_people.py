@@ -20,28 +20,24 @@ substring 503 (email joanna@…).
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from datetime import date
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from hsl import demo
 from hsl.db import make_engine
 from hsl.filters import Period, utc_now
 from hsl.reports import run_report
 from tests import pages_support
-from tests.conftest import BACKENDS, loaded_engine
+from tests.conftest import loaded_engine, url_of
 from tests.fixtures import utc
-from tests.pages_support import demo_database, empty_database, url_of
-from tests.test_pages import (  # noqa: F401 - clean_env and navigation_as_served are autouse
+from tests.pages_support import (  # noqa: F401 - clean_env and navigation_as_served are autouse
     MOSCOW,
     NOW,
     clean_env,
+    demo_database,
     infos,
     navigation_as_served,
 )
@@ -102,12 +98,6 @@ ROWS = {
 # ---------------------------------------------------------------- helpers
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def backend(request) -> str:
-    """Module-scoped override: each backend's read-only databases are built once."""
-    return request.param
-
-
 @pytest.fixture(scope="module")
 def hand_url(backend, database_factory) -> str:
     """URL of a database holding ROWS that no test writes to."""
@@ -148,17 +138,7 @@ def widget(elements, label: str):
 @pytest.fixture
 def downloads(monkeypatch) -> dict[str, list[list[str]]]:
     """File name → CSV rows of every download button drawn (deferred data made at once)."""
-    got: dict[str, list[list[str]]] = {}
-    real = st.download_button
-
-    def spy(label, data, *args, **kwargs):
-        body = data() if callable(data) else data
-        assert body.startswith("\ufeff".encode())
-        got[kwargs["file_name"]] = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
-        return real(label, data, *args, **kwargs)
-
-    monkeypatch.setattr(st, "download_button", spy)
-    return got
+    return pages_support.spy_downloads(monkeypatch)
 
 
 # ---------------------------------------------------------------- users: search
@@ -444,14 +424,8 @@ def test_audit_log_filters_live_in_the_url(monkeypatch, hand_url):
 
 
 @pytest.fixture(scope="module")
-def empty_url(backend, database_factory) -> str:
-    return empty_database(backend, database_factory)
-
-
-@pytest.fixture(scope="module")
 def demo_url(backend, database_factory) -> str:
-    return demo_database(backend, database_factory,
-                         demo.DemoSize(users=300, events=3000, seed=7, anchor=NOW.date()))
+    return demo_database(backend, database_factory, anchor=NOW.date())
 
 
 @pytest.mark.parametrize("page", [USERS, AUDIENCE, AUDIT])

@@ -18,34 +18,30 @@ UTC+3. "Now" is 2026-03-20 18:00 UTC, so the default 7-day lead window is
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from hsl import demo, migrate
-from hsl.auth import Actor
 from hsl.db import make_engine
 from hsl.filters import Period, utc_now
 from hsl.reports import run_report
 from hsl_ui import charts_streams
-from tests.conftest import BACKENDS, loaded_engine
+from tests.conftest import loaded_engine, url_of
 from tests.fixtures import utc
-from tests.test_pages import (  # noqa: F401 - clean_env and navigation_as_served are autouse
-    APP,
+from tests.pages_support import (  # noqa: F401 - clean_env and navigation_as_served are autouse
     MOSCOW,
-    NOW,
     captions,
     chart_labels,
     chart_specs,
     clean_env,
+    demo_database,
     infos,
     navigation_as_served,
+    open_page,
+    spy_downloads,
 )
 
 STREAMS, LEADS = "pages/streams.py", "pages/leads.py"
@@ -104,67 +100,22 @@ ROWS = {
 # ---------------------------------------------------------------- helpers
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def backend(request) -> str:
-    """Module-scoped override: each backend's databases are built once for this module."""
-    return request.param
-
-
-def _url(engine) -> str:
-    url = engine.url.render_as_string(hide_password=False)
-    engine.dispose()
-    return url
-
-
 @pytest.fixture(scope="module")
 def hand_url(backend, database_factory) -> str:
     """URL of a database holding ROWS (migrated, no enforced foreign keys)."""
-    return _url(loaded_engine(backend, database_factory, ROWS))
-
-
-@pytest.fixture(scope="module")
-def empty_url(backend, database_factory) -> str:
-    """URL of a migrated database without any rows."""
-    engine = make_engine(database_factory(backend))
-    migrate.upgrade(engine)
-    return _url(engine)
+    return url_of(loaded_engine(backend, database_factory, ROWS))
 
 
 @pytest.fixture(scope="module")
 def demo_url(backend, database_factory) -> str:
     """URL of a migrated database filled with a small deterministic demo."""
-    engine = make_engine(database_factory(backend))
-    migrate.upgrade(engine)
-    demo.load(engine, demo.DemoSize(users=300, events=3000, seed=7))
-    return _url(engine)
-
-
-def open_page(monkeypatch, url: str, page: str, role: str = "analyst", **query: str) -> AppTest:
-    """Run `page` of app.py against `url`, signed in with `role`, with `query` in the URL."""
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setattr("hsl_ui.auth.current_user", lambda settings: Actor("Ada", role))
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update(query)
-    return at.switch_page(page).run()
+    return demo_database(backend, database_factory)
 
 
 @pytest.fixture
-def downloads(monkeypatch) -> list[tuple[str, str]]:
-    """(file name, CSV text without the BOM) of every download button a run draws."""
-    got: list[tuple[str, str]] = []
-    real = st.download_button
-
-    def spy(label, data, *args, **kwargs):
-        assert data.startswith("\ufeff".encode())  # Excel reads UTF-8 only with the BOM
-        got.append((kwargs["file_name"], data.decode("utf-8-sig")))
-        return real(label, data, *args, **kwargs)
-
-    monkeypatch.setattr(st, "download_button", spy)
-    return got
-
-
-def csv_rows(text: str) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(text)))
+def downloads(monkeypatch) -> dict[str, list[list[str]]]:
+    """File name → CSV rows of every download button a run draws, in the order drawn."""
+    return spy_downloads(monkeypatch)
 
 
 def cards(at: AppTest) -> dict[str, str]:
@@ -259,16 +210,16 @@ def test_unknown_stream_in_the_url_falls_back_with_a_notice(monkeypatch, hand_ur
 def test_stream_csvs_hold_every_row_with_formulas_neutralised(monkeypatch, hand_url, downloads):
     at = open_page(monkeypatch, hand_url, STREAMS)
     assert not at.exception
-    (summary_name, summary_csv), (roster_name, roster_csv) = downloads
+    (summary_name, summary_rows), (roster_name, roster_rows) = downloads.items()
     assert summary_name == "streams.csv"  # all time: no dates in the name
-    assert csv_rows(summary_csv) == [
+    assert summary_rows == [
         ["course_stream", "bookings", "new", "pending", "confirmed", "cancelled",
          "other_statuses", "students", "paid_rate", "cancel_rate"],
         ["2nd_stream", "2", "0", "0", "1", "1", "", "2", "0.5", "0.5"],
         ["10th_stream", "3", "1", "0", "1", "0", "Unknown (3): 1", "2", str(1 / 3), "0.0"],
     ]
     assert roster_name == "roster_10th_stream.csv"
-    assert csv_rows(roster_csv) == [
+    assert roster_rows == [
         ["user_id", "username", "tme_link", "first_name", "status", "events", "last_activity"],
         ["1", "'=SUM(A1)", "https://t.me/=SUM(A1)", "Ann", "confirmed", "3",
          "2026-03-15T13:00:00+03:00"],
@@ -282,7 +233,7 @@ def test_viewers_see_no_contact_details_and_no_csv(monkeypatch, hand_url, downlo
     roster = at.dataframe[1].value
     assert list(roster.columns) == ["User ID", "First name", "Status", "Events", "Last activity"]
     assert roster["First name"].tolist() == ["Ann", "Bob"]
-    assert downloads == [] and len(at.get("download_button")) == 0
+    assert downloads == {} and len(at.get("download_button")) == 0
 
 
 # ---------------------------------------------------------------- Leads
@@ -355,10 +306,10 @@ def test_malformed_lead_filters_fall_back_with_a_notice(monkeypatch, hand_url, q
 def test_leads_csv_has_every_row_and_the_rules_in_its_name(monkeypatch, hand_url, downloads):
     at = open_page(monkeypatch, hand_url, LEADS, view="all", window="14", cool_events="7")
     assert not at.exception
-    ((name, text),) = downloads
+    ((name, lead_rows),) = downloads.items()
     assert name == ("leads_2026-03-20T2100_window-14d_hot-20ev-5d_warm-10ev-3d_cool-7ev_all.csv")
     # 14 days reach back to 03-06 18:00 UTC: the same events count. L1's 6 < 7 → cold now.
-    assert csv_rows(text) == [
+    assert lead_rows == [
         ["user_id", "username", "tme_link", "first_name", "events", "active_days",
          "last_activity", "tier"],
         ["11", "'@lead", "https://t.me/@lead", "Lena", "6", "3", "2026-03-19T13:01:00+03:00",
@@ -373,7 +324,7 @@ def test_lead_viewers_see_no_contact_details(monkeypatch, hand_url, downloads):
     assert not at.exception
     assert list(at.dataframe[0].value.columns) == [
         "User ID", "First name", "Events", "Active days", "Last activity", "Tier"]
-    assert downloads == []
+    assert downloads == {}
 
 
 # ---------------------------------------------------------------- empty and demo databases

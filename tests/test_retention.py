@@ -15,7 +15,6 @@ from tests.fixtures.analytics import (
     RETENTION_END,
     RETENTION_ROWS,
     RETENTION_START,
-    database_fixtures,
     records,
 )
 
@@ -23,7 +22,9 @@ COLUMNS = ["cohort_week", "week_offset", "cohort_size", "active_users", "retenti
 W2, W9, W16, W23 = (date(2026, 11, d) for d in (2, 9, 16, 23))
 
 
-backend, db, empty_db = database_fixtures(RETENTION_ROWS)
+@pytest.fixture(scope="module")
+def db(module_engine):
+    return module_engine(RETENTION_ROWS)
 
 
 def period(tz: str = "UTC", start: date = RETENTION_START, end: date = RETENTION_END) -> Period:

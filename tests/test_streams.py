@@ -26,7 +26,6 @@ from tests.fixtures.analytics import (
     S13,
     S14,
     STREAM_ROWS,
-    database_fixtures,
     records,
 )
 
@@ -37,7 +36,9 @@ SUMMARY = [
 ROSTER = ["user_id", "username", "first_name", "status", "events", "last_activity"]
 
 
-backend, db, empty_db = database_fixtures(STREAM_ROWS)
+@pytest.fixture(scope="module")
+def db(module_engine):
+    return module_engine(STREAM_ROWS)
 
 
 def period(tz: str = "UTC") -> Period:

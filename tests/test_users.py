@@ -26,7 +26,7 @@ from hsl.metrics.users import (
     validate_user_ids,
 )
 from hsl.reports import run_report
-from tests.conftest import BACKENDS, bot_like, loaded_engine
+from tests.conftest import bot_like
 from tests.fixtures import load_rows, utc
 from tests.fixtures.foundation import run_hsl
 from tests.fixtures.people import (
@@ -44,24 +44,14 @@ from tests.fixtures.people import (
 MSK = timezone(timedelta(hours=3))
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def backend(request) -> str:
-    """Module-scoped backend, so each database is built once per module."""
-    return request.param
+@pytest.fixture(scope="module")
+def db(module_engine):
+    return module_engine(SEARCH_ROWS)
 
 
 @pytest.fixture(scope="module")
-def db(backend, database_factory):
-    engine = loaded_engine(backend, database_factory, SEARCH_ROWS)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def people_db(backend, database_factory):
-    engine = loaded_engine(backend, database_factory, AUDIENCE_ROWS)
-    yield engine
-    engine.dispose()
+def people_db(module_engine):
+    return module_engine(AUDIENCE_ROWS)
 
 
 def ids(db, query, **kw) -> list[int]:

@@ -18,7 +18,8 @@ from typing import IO
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.support import ROOT, new_page
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -107,7 +108,6 @@ def browser(chromium_path):
 @pytest.fixture
 def page(browser):
     """A fresh 1280×900 browser page."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    tab = context.new_page()
+    tab = new_page(browser)
     yield tab
-    context.close()
+    tab.context.close()

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import re
-import shutil
 import uuid
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import text
 
 from hsl import migrate
 from hsl.db import make_engine
-from tests.e2e.conftest import ROOT
+from tests.e2e.support import LOAD_MS, LOADED, choose, new_page, no_errors, screenshot
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = ROOT / "artifacts"
-SCREENSHOTS = ROOT / "docs" / "screenshots"
-LOAD_MS = 90_000
 DOWN = "The database cannot be reached right now; retrying…"
-LOADED = re.compile(r"^Data loaded at \d\d:\d\d:\d\d$")
 REGISTERED = re.compile(r"^Registered — [\d,]+ (people|person)$")
 
 
@@ -35,30 +29,6 @@ def wait_for_overview(page) -> str:
     return registered.text_content()
 
 
-def choose(page, label: str, option: str) -> None:
-    """Pick `option` in the selectbox `label` with the keyboard, as a person would."""
-    box, item = page.get_by_role("combobox", name=label), page.get_by_role("option", name=option)
-    for _ in range(5):  # a list opened while the page redraws closes again: reopen it
-        box.focus()
-        page.keyboard.press("ArrowDown")
-        try:
-            item.wait_for(timeout=3000)
-            break
-        except PlaywrightTimeout:
-            page.keyboard.press("Escape")
-    item.click()
-
-
-def full_page_screenshot(page, name: str) -> None:
-    """Save artifacts/<name> at 1280 px wide, tall enough for the whole scrolling page."""
-    height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
-    page.set_viewport_size({"width": 1280, "height": max(900, height)})
-    page.wait_for_timeout(1500)  # let the charts redraw at the new size
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
-
-
 def test_overview_shows_kpis_and_funnel(app_url, page):
     page.goto(app_url)
     wait_for_overview(page)
@@ -70,13 +40,8 @@ def test_overview_shows_kpis_and_funnel(app_url, page):
     assert page.get_by_text("Times in Europe/Moscow").is_visible()
     assert re.search(r"[?&]start=\d{4}-\d\d-\d\d&end=\d{4}-\d\d-\d\d", page.url)
 
-    text = page.locator("body").inner_text()
-    for bad in ("Traceback", "Exception", "Error:", "StreamlitAPI", "No data for these filters"):
-        assert bad not in text
-
-    full_page_screenshot(page, "overview.png")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(ARTIFACTS / "overview.png", SCREENSHOTS / "overview.png")
+    no_errors(page)
+    screenshot(page, "overview.png")
 
 
 def test_lesson_type_filter_goes_into_a_link_that_reproduces_the_view(app_url, page, browser):
@@ -91,10 +56,8 @@ def test_lesson_type_filter_goes_into_a_link_that_reproduces_the_view(app_url, p
     python_only = wait_for_overview(page)
     assert python_only != everyone
 
-    link = page.url
-    other = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    other = new_page(browser, page.url)
     try:
-        other.goto(link)
         assert wait_for_overview(other) == python_only
         lesson_type = other.get_by_role("combobox", name="Lesson type")
         assert lesson_type.input_value() == "Python basics"

@@ -8,45 +8,23 @@ URL in a fresh browser context and expects the same view, and saves the page's s
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
-from tests.e2e.test_browser import (
-    ARTIFACTS,
+from tests.e2e.support import (
     LOAD_MS,
-    LOADED,
-    SCREENSHOTS,
+    card_values,
     choose,
-    full_page_screenshot,
+    new_page,
+    no_errors,
+    open_from_navigation,
+    screenshot,
 )
 
 pytestmark = pytest.mark.browser
 
 STACKED_LEGEND = ("e => [...e.querySelectorAll('.role-legend-label text')]"
                   ".map(t => t.textContent)")
-
-
-def open_page(page, app_url: str, title: str) -> None:
-    """Open the front page, then `title` from the sidebar, as a person would.
-
-    The front page must finish its first run: until app.py has called st.navigation once
-    in a server process, Streamlit serves the pages/ folder as a legacy multipage app.
-    """
-    page.goto(app_url)
-    page.get_by_text(LOADED).wait_for(timeout=LOAD_MS)
-    link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True)
-    link.wait_for(timeout=LOAD_MS)
-    link.click()
-    page.get_by_role("heading", name=title, exact=True).wait_for(timeout=LOAD_MS)
-
-
-def card_values(page, count: int) -> list[str]:
-    """The metric cards' values once the run has drawn all `count` of them."""
-    page.get_by_text(LOADED).wait_for(timeout=LOAD_MS)
-    values = page.get_by_test_id("stMetricValue")
-    values.nth(count - 1).wait_for(timeout=LOAD_MS)
-    return values.all_text_contents()
 
 
 def first_card_changes_from(page, old: str) -> None:
@@ -56,32 +34,13 @@ def first_card_changes_from(page, old: str) -> None:
     )
 
 
-def in_new_context(browser, url: str):
-    """A fresh browser page (no shared session) at `url`."""
-    other = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    other.goto(url)
-    return other
-
-
-def no_errors(page) -> None:
-    text = page.locator("body").inner_text()
-    for bad in ("Traceback", "Exception", "Error:", "StreamlitAPI", "No data for these filters"):
-        assert bad not in text
-
-
-def screenshot(page, name: str) -> None:
-    full_page_screenshot(page, name)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(ARTIFACTS / name, SCREENSHOTS / name)
-
-
 @pytest.mark.parametrize(("title", "cards", "shot"), [
     ("Free lessons", 5, "free_lessons.png"),
     ("Funnel", 4, "funnel.png"),
 ])
 def test_lesson_type_filter_goes_into_a_link_that_reproduces_the_view(
         app_url, page, browser, title, cards, shot):
-    open_page(page, app_url, title)
+    open_from_navigation(page, app_url, title)
     everyone = card_values(page, cards)
     assert page.locator("[data-testid=stVegaLiteChart]").count() == 2
     no_errors(page)
@@ -93,7 +52,7 @@ def test_lesson_type_filter_goes_into_a_link_that_reproduces_the_view(
     python_only = card_values(page, cards)
     assert python_only != everyone
 
-    other = in_new_context(browser, page.url)
+    other = new_page(browser, page.url)
     try:
         assert card_values(other, cards) == python_only
         assert other.get_by_role("combobox", name="Lesson type").input_value() == "Python basics"
@@ -102,7 +61,7 @@ def test_lesson_type_filter_goes_into_a_link_that_reproduces_the_view(
 
 
 def test_activity_top_n_goes_into_a_link_that_reproduces_the_chart(app_url, page, browser):
-    open_page(page, app_url, "Activity")
+    open_from_navigation(page, app_url, "Activity")
     cards = card_values(page, 4)
     chart = page.locator("[data-testid=stVegaLiteChart]").first
     chart.locator(".role-legend-label").first.wait_for(timeout=LOAD_MS)
@@ -122,7 +81,7 @@ def test_activity_top_n_goes_into_a_link_that_reproduces_the_chart(app_url, page
     assert legend[-1] == "Other"
     assert card_values(page, 4) == cards  # the numbers do not depend on the chart's N
 
-    other = in_new_context(browser, page.url)
+    other = new_page(browser, page.url)
     try:
         assert card_values(other, 4) == cards
         assert other.get_by_role("spinbutton", name="Event types shown by name").input_value() \

@@ -7,7 +7,6 @@ users in a temporary secrets file, as an operator would set it up.
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 from sqlalchemy import func, select
@@ -17,14 +16,7 @@ from hsl.auth import hash_password
 from hsl.db import make_engine
 from hsl.schema import audit_log, bookings
 from hsl_ui import format as fmt
-from tests.e2e.test_browser import (
-    ARTIFACTS,
-    LOAD_MS,
-    LOADED,
-    SCREENSHOTS,
-    choose,
-    full_page_screenshot,
-)
+from tests.e2e.support import LOAD_MS, LOADED, choose, new_page, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -48,13 +40,6 @@ def people_app(serve, database_factory, tmp_path_factory) -> tuple[str, str]:
     base = serve(DATABASE_URL=url, STREAMLIT_SECRETS_FILES=str(secrets),
                  HSL_TIMEZONE="Europe/Moscow")
     return base, url
-
-
-def screenshot(page, name: str) -> None:
-    """Save the whole page at 1280 px to artifacts/ and docs/screenshots/."""
-    full_page_screenshot(page, name)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(ARTIFACTS / name, SCREENSHOTS / name)
 
 
 def submit_sign_in(page, name: str, password: str) -> None:
@@ -179,7 +164,7 @@ def test_the_audience_for_an_admin_and_for_a_viewer(people_app, page, browser):
     assert page.get_by_role("button", name="Download CSV").is_visible()
     screenshot(page, "audience.png")
 
-    viewer = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    viewer = new_page(browser)
     try:
         sign_in(viewer, base, "vera", query)
         viewer.get_by_text("Contact details are hidden for your role (viewer).").wait_for(

@@ -3,31 +3,24 @@
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
-from tests.e2e.test_browser import (
-    ARTIFACTS,
+from tests.e2e.support import (
     LOAD_MS,
     LOADED,
-    SCREENSHOTS,
+    card_values,
     choose,
-    full_page_screenshot,
+    new_page,
+    no_errors,
+    open_from_navigation,
+    screenshot,
 )
 
 pytestmark = pytest.mark.browser
 
 ROSTER = re.compile(r"^[\d,]+ (people|person) with a booking in the (\S+) stream\. ")
 WINDOW_14 = re.compile(r"^Events in the last 14 days up to now ")
-
-
-def open_from_navigation(page, app_url: str, title: str) -> None:
-    """Open the app's front page, then `title` from the sidebar, as a person would."""
-    page.goto(app_url)
-    page.get_by_text(LOADED).wait_for(timeout=LOAD_MS)  # the app's own navigation is drawn
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
-    page.get_by_role("heading", name=title, exact=True).wait_for(timeout=LOAD_MS)
 
 
 def roster_caption(page, stream: str | None = None) -> str:
@@ -38,27 +31,6 @@ def roster_caption(page, stream: str | None = None) -> str:
     caption.wait_for(timeout=LOAD_MS)
     page.get_by_text(LOADED).wait_for(timeout=LOAD_MS)
     return caption.text_content()
-
-
-def tier_cards(page) -> list[str]:
-    """The four tier counts as the cards show them, once the run has drawn them."""
-    page.get_by_text(LOADED).wait_for(timeout=LOAD_MS)
-    values = page.get_by_test_id("stMetricValue")
-    values.nth(3).wait_for(timeout=LOAD_MS)
-    return values.all_text_contents()
-
-
-def save_screenshot(page, name: str) -> None:
-    page.mouse.move(0, 0)  # no hover toolbar over a table in the picture
-    full_page_screenshot(page, name)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(ARTIFACTS / name, SCREENSHOTS / name)
-
-
-def no_errors(page) -> None:
-    text = page.locator("body").inner_text()
-    for bad in ("Traceback", "Exception", "Error:", "StreamlitAPI"):
-        assert bad not in text
 
 
 def test_streams_stream_choice_goes_into_a_link_that_reproduces_the_roster(app_url, page,
@@ -74,16 +46,15 @@ def test_streams_stream_choice_goes_into_a_link_that_reproduces_the_roster(app_u
     page.wait_for_url(re.compile(r"[?&]stream=3rd_stream"), timeout=LOAD_MS)
     third = roster_caption(page, "3rd stream")
     assert third != newest
-    no_errors(page)
+    no_errors(page, expect_data=False)
 
-    other = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    other = new_page(browser, page.url)
     try:
-        other.goto(page.url)
         assert roster_caption(other, "3rd stream") == third
         assert other.get_by_role("combobox", name="Stream").input_value() == "3rd stream"
     finally:
         other.context.close()
-    save_screenshot(page, "streams.png")
+    screenshot(page, "streams.png")
 
 
 def test_leads_window_goes_into_a_link_that_reproduces_the_counts(app_url, page, browser):
@@ -95,15 +66,14 @@ def test_leads_window_goes_into_a_link_that_reproduces_the_counts(app_url, page,
     window.press("Enter")
     page.wait_for_url(re.compile(r"[?&]window=14"), timeout=LOAD_MS)
     page.get_by_text(WINDOW_14).wait_for(timeout=LOAD_MS)
-    counts = tier_cards(page)
-    no_errors(page)
+    counts = card_values(page, 4)
+    no_errors(page, expect_data=False)
 
-    other = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    other = new_page(browser, page.url)
     try:
-        other.goto(page.url)
         other.get_by_text(WINDOW_14).wait_for(timeout=LOAD_MS)
-        assert tier_cards(other) == counts
+        assert card_values(other, 4) == counts
         assert other.get_by_role("spinbutton", name="Window (days)").input_value() == "14"
     finally:
         other.context.close()
-    save_screenshot(page, "leads.png")
+    screenshot(page, "leads.png")

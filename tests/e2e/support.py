@@ -1,0 +1,82 @@
+"""Helpers for the browser tests: opening pages as a person would, reading them, screenshots."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+VIEWPORT = {"width": 1280, "height": 900}
+LOAD_MS = 90_000
+LOADED = re.compile(r"^Data loaded at \d\d:\d\d:\d\d$")  # the last thing a run writes
+NO_DATA = "No data for these filters"  # the notice, whatever follows it
+
+
+def new_page(browser, url: str | None = None):
+    """A 1280×900 page in a fresh browser context (no shared session), at `url` if given."""
+    page = browser.new_context(viewport=VIEWPORT).new_page()
+    if url is not None:
+        page.goto(url)
+    return page
+
+
+def open_from_navigation(page, app_url: str, title: str) -> None:
+    """Open the front page, then `title` from the sidebar, as a person would.
+
+    The front page must finish its first run: until app.py has called st.navigation once
+    in a server process, Streamlit serves the pages/ folder as a legacy multipage app.
+    """
+    page.goto(app_url)
+    page.get_by_text(LOADED).wait_for(timeout=LOAD_MS)
+    link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True)
+    link.wait_for(timeout=LOAD_MS)
+    link.click()
+    page.get_by_role("heading", name=title, exact=True).wait_for(timeout=LOAD_MS)
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick `option` in the selectbox `label` with the keyboard, as a person would."""
+    box, item = page.get_by_role("combobox", name=label), page.get_by_role("option", name=option)
+    for _ in range(5):  # a list opened while the page redraws closes again: reopen it
+        box.focus()
+        page.keyboard.press("ArrowDown")
+        try:
+            item.wait_for(timeout=3000)
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    item.click()
+
+
+def card_values(page, count: int) -> list[str]:
+    """The metric cards' values once the run has drawn all `count` of them."""
+    page.get_by_text(LOADED).wait_for(timeout=LOAD_MS)
+    values = page.get_by_test_id("stMetricValue")
+    values.nth(count - 1).wait_for(timeout=LOAD_MS)
+    return values.all_text_contents()
+
+
+def no_errors(page, expect_data: bool = True) -> None:
+    """No traceback or error text on the page (nor the no-data notice, when data is expected)."""
+    text = page.locator("body").inner_text()
+    for bad in ("Traceback", "Exception", "Error:", "StreamlitAPI",
+                *([NO_DATA] if expect_data else [])):
+        assert bad not in text
+
+
+def screenshot(page, name: str) -> None:
+    """Save the whole scrolling page at 1280 px to artifacts/<name> and docs/screenshots/."""
+    page.mouse.move(0, 0)  # no hover toolbar over a table in the picture
+    height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], height)})
+    page.wait_for_timeout(1500)  # let the charts redraw at the new size
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    page.set_viewport_size(VIEWPORT)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ARTIFACTS / name, SCREENSHOTS / name)
