@@ -25,7 +25,7 @@ from hsl import admin, audience, bootstrap, reports
 from hsl.config import Settings, load_settings
 from hsl.db import make_engine
 from hsl.filters import DEFAULT_RANGE_DAYS, Period
-from hsl.metrics import activity, leads, lessons, streams, users
+from hsl.metrics import activity, leads, lessons, overview, streams, users
 from hsl_ui import auth
 
 CACHE_TTL_SECONDS = 300
@@ -135,10 +135,16 @@ def cached(fn: Callable[..., R]) -> Callable[..., R]:
 
 
 _run_report = cached(reports.run_report)
+_first_seen_by_day = cached(overview.first_seen_by_day)
+# Both derive from one all-time first-seen scan, the costliest query of the app; sharing
+# it makes the current and previous period's KPIs and growth one scan per timezone.
+_FROM_FIRST_SEEN = {"kpis": cached(overview.kpis), "growth": cached(overview.growth)}
 
 
 def report(name: str, period: Period, **options: object) -> pd.DataFrame:
     """Return SPEC §7 report `name` for `period` (hsl.reports.run_report), cached 5 minutes."""
+    if name in _FROM_FIRST_SEEN and not options:
+        return _FROM_FIRST_SEEN[name](period, seen=_first_seen_by_day(period.tz))
     return _run_report(name, period, **options)
 
 
