@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -94,6 +95,19 @@ WORD_COLUMNS = frozenset({"step", "lesson_type", "event_type", "course_stream", 
 
 # Words written upper-case wherever a data word is shown (lesson types, event types, labels).
 ACRONYMS = frozenset({"api", "csv", "faq", "id", "qa", "seo", "sql", "ui", "url", "utm", "ux"})
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:@])")
+
+
+def md(value: object) -> str:
+    """`value` as literal text inside Markdown: no links, emphasis or markup from data.
+
+    Names, usernames, stream names and link parameters come from the bot or the URL;
+    Streamlit renders titles, captions and notices as Markdown, so each special character
+    is backslash-escaped and line breaks become spaces.
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
 
 
 def label(column: str) -> str:

@@ -21,6 +21,8 @@ from typing import Any, Generic, TypeVar
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from hsl_ui import format as fmt
+
 T = TypeVar("T")
 _MEMORY = "_hsl_url_memory"  # session key: last value of each sticky filter
 
@@ -128,7 +130,7 @@ def _iso_date(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"“{text}” is not a date in YYYY-MM-DD form.") from None
+        raise ValueError(f"“{fmt.md(text)}” is not a date in YYYY-MM-DD form.") from None
 
 
 def _text(option: object) -> str:
@@ -171,7 +173,7 @@ def select(key: str, label: str, options: Sequence[T], *, default: T | None = No
     def parse(texts: list[str]) -> str:
         text = _last(texts)
         if text not in by_text:
-            raise ValueError(f"“{text}” is not one of the choices.")
+            raise ValueError(f"“{fmt.md(text)}” is not one of the choices.")
         return text
 
     param = Param((key,), default_text, parse, lambda v: (v,), format_func(by_text[default_text]))
@@ -189,7 +191,7 @@ def multiselect(key: str, label: str, options: Sequence[T], *,
     def parse(texts: list[str]) -> list[str]:
         unknown = [t for t in texts if t not in by_text]
         if unknown:
-            raise ValueError(f"“{unknown[0]}” is not one of the choices.")
+            raise ValueError(f"“{fmt.md(unknown[0])}” is not one of the choices.")
         return list(dict.fromkeys(texts))
 
     param = Param((key,), [], parse, lambda v: (list(v),), "no selection")
@@ -205,7 +207,7 @@ def toggle(key: str, label: str, *, default: bool = False,
     def parse(texts: list[str]) -> bool:
         text = _last(texts).strip().lower()
         if text not in {"1", "0", "true", "false"}:
-            raise ValueError(f"“{text}” is not 1 or 0.")
+            raise ValueError(f"“{fmt.md(text)}” is not 1 or 0.")
         return text in {"1", "true"}
 
     param = Param((key,), default, parse, lambda v: ("1" if v else "0",),
@@ -220,7 +222,7 @@ def integer(key: str, label: str, *, default: int, min_value: int, max_value: in
     def parse(texts: list[str]) -> int:
         text = _last(texts).strip()
         if not text.lstrip("-").isdigit():
-            raise ValueError(f"“{text}” is not a whole number.")
+            raise ValueError(f"“{fmt.md(text)}” is not a whole number.")
         number = int(text)
         if not min_value <= number <= max_value:
             raise ValueError(f"it must lie between {min_value} and {max_value}.")

@@ -63,7 +63,7 @@ def user_id_param(key: str = "user") -> int | None:
     if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_USER_ID:
         return int(text)
     st.query_params.pop(key)
-    st.info(f"Ignored `{key}={text[:40]}` from the link: it is not a user id.",
+    st.info(f"Ignored {_code(f'{key}={text[:40]}')} from the link: it is not a user id.",
             icon=":material/link_off:")
     return None
 
@@ -85,13 +85,18 @@ def id_list(key: str, label: str, **kwargs: object) -> str:
     return text
 
 
+def _code(value: object) -> str:
+    """`value` as a Markdown code span; a backtick in it cannot end the span early."""
+    return "`" + str(value).replace("`", "'") + "`"
+
+
 def show_id_check(check: IdCheck) -> None:
     """Say which pasted ids are used, and which are malformed or unknown (and left out)."""
     st.caption(f"{fmt.count(len(check.valid))} known "
                f"{'id' if len(check.valid) == 1 else 'ids'} used.")
     for tokens, what in ((check.malformed, "not user ids"), (check.unknown, "unknown")):
         if tokens:
-            listed = ", ".join(f"`{t}`" for t in tokens[:SHOWN_TOKENS])
+            listed = ", ".join(_code(t) for t in tokens[:SHOWN_TOKENS])
             more = f" and {len(tokens) - SHOWN_TOKENS:,} more" if len(tokens) > SHOWN_TOKENS else ""
             st.warning(f"Left out, {what}: {listed}{more}.", icon=":material/warning:")
 
@@ -195,9 +200,9 @@ def identity_line(identity: Identity, actor: Actor, tz: str) -> str:
     parts = [f"User ID `{identity.user_id}`"]
     if can(actor, Permission.VIEW_CONTACTS):
         if identity.tme_link:
-            parts.append(f"[@{identity.username}]({identity.tme_link})")
+            parts.append(f"[@{fmt.md(identity.username)}]({identity.tme_link})")
         if identity.email:
-            parts.append(identity.email.replace("@", "\\@"))
+            parts.append(fmt.md(identity.email))
     if identity.first_seen:
         parts.append(f"first seen {fmt.day(identity.first_seen.date())}, "
                      f"{identity.first_seen:%H:%M} ({tz})")

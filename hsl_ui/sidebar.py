@@ -37,7 +37,7 @@ def render(settings: Settings, user: Actor) -> tuple[Period, DeltaGenerator]:
             state.clear()
         loaded = st.empty()
         st.divider()
-        st.caption(f":material/person: {user.name} · {user.role}")
+        st.caption(f":material/person: {fmt.md(user.name)} · {user.role}")
         auth.sign_out_button()
     return Period(start, end, settings.timezone, now), loaded
 

@@ -27,7 +27,7 @@ if user_text:
     if user_text.isascii() and user_text.isdigit() and 0 < int(user_text) <= MAX_USER_ID:
         user_id = int(user_text)
     else:
-        st.warning(f"“{user_text}” is not a user ID; showing every user.",
+        st.warning(f"“{fmt.md(user_text)}” is not a user ID; showing every user.",
                    icon=":material/warning:")
 
 entries = state.audit_entries(actor, period, user_id=user_id, actor_name=actor_name)

@@ -64,7 +64,7 @@ else:
         roster = state.report("roster", period, stream=stream)
         roster.insert(2, "tme_link", roster["username"].map(tme_link))
         st.caption(f"{fmt.people(len(roster))} with a booking in the "
-                   f"{charts_streams.stream_name(stream)}. Status: their newest booking in this "
-                   "stream; events and last activity: all time.")
+                   f"{fmt.md(charts_streams.stream_name(stream))}. Status: their newest "
+                   "booking in this stream; events and last activity: all time.")
         people.table(roster, user)
         tables.download(roster, "roster", None, stream=stream)

@@ -28,7 +28,7 @@ def show_search() -> None:
              "contain it. All digits also find that user ID.",
     )
     total = state.count_users(query)
-    st.caption(f"{fmt.people(total)} match “{query}”." if query
+    st.caption(f"{fmt.people(total)} match “{fmt.md(query)}”." if query
                else f"Everyone the bot knows: {fmt.people(total)}.")
     if total == 0:
         charts.no_data()
@@ -58,7 +58,7 @@ def show_profile(user_id: int) -> None:
     except NotFoundError as err:
         banners.error(err)
         return
-    st.title(people.display_name(identity, actor))
+    st.title(fmt.md(people.display_name(identity, actor)))
     st.markdown(people.identity_line(identity, actor, tz))
 
     bookings = state.user_bookings(user_id, tz)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -123,3 +124,8 @@ def chart_labels(at: AppTest) -> list[str]:
     frames = [convert_arrow_bytes_to_pandas_df(ds.data.data)
               for chart in at.get("vega_lite_chart") for ds in chart.proto.datasets]
     return [label for f in frames if "label" in f for label in f["label"]]
+
+
+def shown(markdown: str) -> str:
+    """What a person reads from a Markdown text: backslash escapes removed (see fmt.md)."""
+    return re.sub(r"\\(.)", r"\1", markdown)

@@ -61,3 +61,11 @@ def test_missing_values_show_as_empty_cells_in_every_table():
 
 def _missing(value: object) -> bool:
     return value is None or value != value  # None, NaN and NaT
+
+
+def test_md_escapes_every_markdown_special_character_from_data():
+    assert fmt.md("[x](https://e.example) *b* _i_ `c` a@b.c") == (
+        r"\[x\]\(https\://e\.example\) \*b\* \_i\_ \`c\` a\@b\.c"
+    )
+    assert fmt.md("two\nlines") == "two lines"
+    assert fmt.md("Анна Петрова") == "Анна Петрова"

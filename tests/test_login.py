@@ -19,6 +19,7 @@ from tests.pages_support import (  # noqa: F401 - clean_env and navigation_as_se
     APP,
     clean_env,
     navigation_as_served,
+    shown,
 )
 
 WRONG = "Wrong user name or password."
@@ -73,7 +74,7 @@ def errors(at: AppTest) -> list[str]:
 
 
 def signed_in_as(at: AppTest) -> str | None:
-    found = [c.value for c in at.caption if c.value.startswith(":material/person: ")]
+    found = [shown(c.value) for c in at.caption if c.value.startswith(":material/person: ")]
     return found[0].removeprefix(":material/person: ") if found else None
 
 

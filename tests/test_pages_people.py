@@ -40,6 +40,7 @@ from tests.pages_support import (  # noqa: F401 - clean_env and navigation_as_se
     demo_database,
     infos,
     navigation_as_served,
+    shown,
 )
 
 USERS, AUDIENCE, AUDIT = "pages/users.py", "pages/audience.py", "pages/audit_log.py"
@@ -127,7 +128,8 @@ def columns(at: AppTest, i: int = 0) -> list[str]:
 
 
 def texts(elements) -> list[str]:
-    return [e.value for e in elements]
+    """The texts of `elements` as a person reads them (Markdown escapes removed)."""
+    return [shown(e.value) for e in elements]
 
 
 def widget(elements, label: str):
@@ -191,6 +193,14 @@ def test_a_search_that_finds_nobody_says_no_data(monkeypatch, hand_url):
     assert len(at.dataframe) == 0
 
 
+def test_markdown_in_a_link_is_shown_as_text_not_as_a_link(monkeypatch, hand_url):
+    bait = "[Sign in again](https://evil.example/login)"
+    at = open_page(monkeypatch, hand_url, USERS, q=bait)
+    caption = next(c.value for c in at.caption if "match" in c.value)
+    assert "](" not in caption and "https:" not in caption  # no Markdown link survives
+    assert shown(caption) == f"0 people match “{bait}”."  # yet the person reads their text
+
+
 def test_viewers_see_no_contact_columns_in_search(monkeypatch, hand_url):
     at = open_page(monkeypatch, hand_url, USERS, role="viewer", q="anna")
     assert columns(at) == ["User ID", "Name", "First seen"]
@@ -205,7 +215,7 @@ def test_profile_shows_identity_position_and_bookings_with_status_words(monkeypa
     assert not at.exception
     assert texts(at.title) == ["Anna Kovaleva"]
     assert texts(at.markdown)[0] == (
-        "User ID `501` · [@anna_k](https://t.me/anna_k) · anna.k\\@example.org · "
+        "User ID `501` · [@anna_k](https://t.me/anna_k) · anna.k@example.org · "
         "first seen 1 Mar 2026, 13:00 (Europe/Moscow)"
     )
     # paid (booking 1 confirmed), so no lead tier; both bookings are active; one click.

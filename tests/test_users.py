@@ -19,6 +19,7 @@ from hsl.metrics.users import (
     funnel_position,
     lead_tier,
     search_users,
+    tme_link,
     user_bookings,
     user_events,
     user_identity,
@@ -235,6 +236,21 @@ def test_identity_of_an_events_only_user(people_db):
 def test_identity_of_an_unknown_user(people_db):
     with pytest.raises(NotFoundError, match="No user with id 999"):
         user_identity(people_db, 999)
+
+
+@pytest.mark.parametrize(("username", "link"), [
+    ("anna_k", "https://t.me/anna_k"),
+    ("bob", "https://t.me/bob"),
+    ("x" * 32, "https://t.me/" + "x" * 32),
+    ("x" * 33, None),
+    ("=HYPERLINK(\"http://x\")", None),  # what a bot may store is no reason for a link
+    ("evil.example/login", None),
+    ("анна", None),
+    ("", None),
+    (None, None),
+])
+def test_tme_link_only_for_valid_telegram_usernames(username, link):
+    assert tme_link(username) == link
 
 
 def test_bookings_newest_first_with_status_words(people_db):

@@ -47,9 +47,15 @@ b = bookings.c
 e = events.c
 
 
+# Telegram usernames are Latin letters, digits and underscores (at most 32); anything
+# else the bot may have stored gets no link, so no crafted text ever becomes a URL.
+TELEGRAM_USERNAME = re.compile(r"[A-Za-z0-9_]{1,32}")
+
+
 def tme_link(username: str | None) -> str | None:
-    """Return `https://t.me/<username>`, or None when the user has no username."""
-    return f"https://t.me/{username}" if isinstance(username, str) and username else None
+    """Return `https://t.me/<username>`, or None without a valid Telegram username."""
+    valid = isinstance(username, str) and TELEGRAM_USERNAME.fullmatch(username)
+    return f"https://t.me/{username}" if valid else None
 
 
 def newest_registrations() -> Subquery:
