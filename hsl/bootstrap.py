@@ -6,8 +6,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
 from hsl import demo, migrate
-from hsl.config import Settings
-from hsl.db import check_connection, make_engine
+from hsl.db import check_connection
 from hsl.errors import ConflictError
 from hsl.schema import BOT_TABLES
 
@@ -32,14 +31,3 @@ def prepare(engine: Engine, *, is_demo: bool, size: demo.DemoSize | None = None)
             f"The database lacks the table(s) {', '.join(missing)}; "
             "run `python -m hsl init-db` against it."
         )
-
-
-def open_database(settings: Settings) -> Engine:
-    """Return an engine on the configured database, prepared as `prepare` describes."""
-    engine = make_engine(settings.database_url, settings.statement_timeout_ms)
-    try:
-        prepare(engine, is_demo=settings.is_demo)
-    except Exception:
-        engine.dispose()
-        raise
-    return engine

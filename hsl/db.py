@@ -7,7 +7,7 @@ import sqlite3
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache, partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -148,14 +148,6 @@ class local_date(FunctionElement):  # noqa: N801 - reads like SQL
     name = "local_date"
 
 
-class local_week(FunctionElement):  # noqa: N801
-    """The Monday (ISO week start) of a UTC timestamp column's local date."""
-
-    type = Date()
-    inherit_cache = True
-    name = "local_week"
-
-
 class utc_ts(FunctionElement):  # noqa: N801
     """A timestamp column normalised to UTC so SQLite compares and orders any ISO spelling."""
 
@@ -216,13 +208,6 @@ def _pg_local_date(element, compiler, **kw):
     return f"CAST(timezone({compiler.process(tz, **kw)}, {compiler.process(ts, **kw)}) AS DATE)"
 
 
-@compiles(local_week, "postgresql")
-def _pg_local_week(element, compiler, **kw):
-    ts, tz = list(element.clauses)
-    local = f"timezone({compiler.process(tz, **kw)}, {compiler.process(ts, **kw)})"
-    return f"CAST(date_trunc('week', {local}) AS DATE)"
-
-
 @compiles(json_text, "postgresql")
 def _pg_json_text(element, compiler, **kw):
     col, key = list(element.clauses)
@@ -244,11 +229,6 @@ def _sqlite_local_date(element, compiler, **kw):
     return f"hsl_local_date({compiler.process(element.clauses, **kw)})"
 
 
-@compiles(local_week, "sqlite")
-def _sqlite_local_week(element, compiler, **kw):
-    return f"hsl_local_week({compiler.process(element.clauses, **kw)})"
-
-
 @compiles(json_text, "sqlite")
 def _sqlite_json_text(element, compiler, **kw):
     col, key = list(element.clauses)
@@ -264,11 +244,6 @@ def _sqlite_json_text(element, compiler, **kw):
 def day_of(ts: ColumnElement, tz: str) -> ColumnElement:
     """Return the SQL expression for the local calendar date of `ts` in `tz`."""
     return local_date(ts, tz)
-
-
-def week_of(ts: ColumnElement, tz: str) -> ColumnElement:
-    """Return the SQL expression for the Monday of the local week of `ts` in `tz`."""
-    return local_week(ts, tz)
 
 
 def utc(ts: ColumnElement) -> ColumnElement:
@@ -359,14 +334,6 @@ def _sqlite_local_date_fn(ts: str | None, tz: str) -> str | None:
     return _parse_utc(ts).astimezone(_zone(tz)).date().isoformat()
 
 
-def _sqlite_local_week_fn(ts: str | None, tz: str) -> str | None:
-    day = _sqlite_local_date_fn(ts, tz)
-    if day is None:
-        return None
-    d = date.fromisoformat(day)
-    return (d - timedelta(days=d.weekday())).isoformat()
-
-
 def _sqlite_fold_fn(text: object) -> object:
     # str.lower, like PostgreSQL's lower(): per-letter lower case, no casefold (ß stays ß).
     return text.lower() if isinstance(text, str) else text
@@ -388,5 +355,4 @@ def _register_sqlite_functions(dbapi_conn: sqlite3.Connection, _record) -> None:
     dbapi_conn.create_function("hsl_bucket", 2, _sqlite_bucket_fn, deterministic=True)
     dbapi_conn.create_function("hsl_utc", 1, _sqlite_utc_fn, deterministic=True)
     dbapi_conn.create_function("hsl_local_date", 2, _sqlite_local_date_fn, deterministic=True)
-    dbapi_conn.create_function("hsl_local_week", 2, _sqlite_local_week_fn, deterministic=True)
     dbapi_conn.create_function("hsl_fold", 1, _sqlite_fold_fn, deterministic=True)
