@@ -6,6 +6,7 @@ Run with `streamlit run app.py`. Each page file in pages/ draws one screen.
 import streamlit as st
 
 from hsl.auth import Permission, can
+from hsl.db import check_connection
 from hsl.errors import DatabaseUnavailable, HslError
 from hsl_ui import auth, banners, sidebar, state
 
@@ -32,33 +33,47 @@ SIDEBAR_PX = 280  # leaves room for five KPI cards side by side at 1280 px
 st.set_page_config(page_title="HSL Analytics", page_icon=":material/insights:", layout="wide",
                    initial_sidebar_state=SIDEBAR_PX)
 
-try:
-    settings = state.settings()
-except HslError as err:
-    banners.error(err)
-    st.stop()
 
-user = auth.current_user(settings)
-sections: dict[str, list[st.Page]] = {}
-for section, path, title, icon, permission in PAGES:
-    if can(user, permission):
-        sections.setdefault(section, []).append(st.Page(path, title=title, icon=icon))
-page = st.navigation(sections)
-state.resume_wanted_page([path for _, path, _, _, perm in PAGES if can(user, perm)])
-
-period, loaded_slot = sidebar.render(settings, user)
-state.begin_run(period)
-top = st.container()
-if settings.is_demo:
-    with top:
-        banners.demo()
-try:
-    state.engine()
-    page.run()
-except DatabaseUnavailable:
-    with top:
-        banners.database_down()
-except HslError as err:
-    with top:
+def main() -> None:
+    """Gate, navigation, sidebar and the chosen page; typed errors become one sentence."""
+    try:
+        settings = state.settings()
+    except HslError as err:
         banners.error(err)
-sidebar.show_loaded_at(loaded_slot, state.oldest_load(), settings.timezone)
+        st.stop()
+
+    user = auth.current_user(settings)
+    sections: dict[str, list[st.Page]] = {}
+    for section, path, title, icon, permission in PAGES:
+        if can(user, permission):
+            sections.setdefault(section, []).append(st.Page(path, title=title, icon=icon))
+    page = st.navigation(sections)
+    state.resume_wanted_page([path for _, path, _, _, perm in PAGES if can(user, perm)])
+
+    period, loaded_slot = sidebar.render(settings, user)
+    state.begin_run(period)
+    top = st.container()
+    if settings.is_demo:
+        with top:
+            banners.demo()
+    try:
+        # One round trip a run: with the database down, a page must not draw cached numbers
+        # as if nothing were wrong, nor half of itself above the banner.
+        check_connection(state.engine())
+        page.run()
+    except DatabaseUnavailable:
+        with top:
+            banners.database_down()
+    except HslError as err:
+        with top:
+            banners.error(err)
+    except Exception:  # noqa: BLE001 - logged, and one sentence on screen (banners)
+        with top:
+            banners.unexpected()
+    sidebar.show_loaded_at(loaded_slot, state.oldest_load(), settings.timezone)
+
+
+# Anything unexpected is logged for the operator and shown as one sentence, never as a
+# traceback (Streamlit's own error box is also turned off: client.showErrorDetails).
+with banners.no_traceback():
+    main()

@@ -142,9 +142,10 @@ def audit_entries(
 ) -> pd.DataFrame:
     """AUDIT_COLUMNS of the audit log, newest first; admins only.
 
-    Filters: entries on the period's local dates, about one user (the `user_id` every
-    entry carries in `after`), or by one actor (exact name). Times are in `tz`, else the
-    period's timezone, else UTC; `before` and `after` are JSON text.
+    Filters: entries on the period's local dates, about one user (the `user_id` a stream
+    change carries in `after`; sign-in entries (hsl.signin) carry none, so they are never
+    about a user), or by one actor (exact name). Times are in `tz`, else the period's
+    timezone, else UTC; `before` and `after` are JSON text.
     """
     require(actor, Permission.VIEW_AUDIT_LOG)
     about = json_field(log.after, "user_id")

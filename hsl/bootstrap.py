@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
 from hsl import demo, migrate
-from hsl.db import check_connection
-from hsl.errors import ConflictError
+from hsl.db import check_connection, printable, sqlite_file
+from hsl.errors import ConflictError, DatabaseUnavailable
 from hsl.schema import BOT_TABLES
 
 
 def prepare(engine: Engine, *, is_demo: bool, size: demo.DemoSize | None = None) -> None:
     """Make `engine` ready to read, or raise DatabaseUnavailable / ConflictError.
 
-    The embedded demo database is migrated and, when empty, filled with demo data (first
-    run). A real database is only checked: reachable and at the newest migration; the app
-    never changes a real schema on its own, the operator runs `python -m hsl init-db`.
+    The embedded demo database is created (its folder too), migrated and, when empty,
+    filled with demo data (first run). A real database is only checked: reachable and at
+    the newest migration; the app never changes a real schema on its own, the operator runs
+    `python -m hsl init-db`. A real SQLite file is never created (see `load_settings`).
     """
+    if is_demo:
+        make_sqlite_folder(engine)
     check_connection(engine)
     if is_demo:
         migrate.upgrade(engine)
@@ -31,3 +36,16 @@ def prepare(engine: Engine, *, is_demo: bool, size: demo.DemoSize | None = None)
             f"The database lacks the table(s) {', '.join(missing)}; "
             "run `python -m hsl init-db` against it."
         )
+
+
+def make_sqlite_folder(engine: Engine) -> None:
+    """Create the folder of the engine's SQLite file (write commands and the demo only)."""
+    path = sqlite_file(engine.url) if engine.dialect.name == "sqlite" else None
+    if path is None:
+        return
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DatabaseUnavailable(
+            f"Cannot create the SQLite database at {printable(path)}."
+        ) from err

@@ -6,14 +6,17 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hsl.db import normalize_url, sqlite_file
 from hsl.errors import ValidationError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SECRETS_FILE = PROJECT_DIR / ".streamlit" / "secrets.toml"
 DEFAULT_DEMO_PATH = PROJECT_DIR / ".data" / "hsl_demo.sqlite"
 DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
+MAX_STATEMENT_TIMEOUT_MS = 2_147_483_647  # PostgreSQL's largest statement_timeout
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ def check_timezone(name: str) -> str:
     """Return `name` if it is a known IANA timezone, else raise ValidationError."""
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
         raise ValidationError(
             f"Unknown timezone {name!r}; use an IANA name such as Europe/Moscow."
         ) from None
@@ -58,14 +61,49 @@ def _truthy(value: object) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _timeout_ms(value: object) -> int:
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isascii() or not text.isdigit() or len(text) > 10 \
+            or not 1 <= int(text) <= MAX_STATEMENT_TIMEOUT_MS:
+        raise ValidationError(
+            "The statement timeout (HSL_STATEMENT_TIMEOUT_MS or statement_timeout_ms) must be "
+            f"a whole number of milliseconds from 1 to {MAX_STATEMENT_TIMEOUT_MS}."
+        )
+    return int(text)
+
+
+def existing_only(raw: str) -> str:
+    """A SQLite file URL rewritten to SQLite's URI form with `mode=rw`: never created.
+
+    A configured database is the bot's: reading it must not leave an empty file behind a
+    typo. Only `make_engine(..., create=True)` (init-db, demo) turns `rw` back into `rwc`.
+    Other URLs, `mode=ro`, in-memory databases and URLs that do not parse are unchanged.
+    """
+    try:
+        url = normalize_url(raw)
+    except ValidationError:
+        return raw  # make_engine refuses it with the sentence
+    path = sqlite_file(url) if url.get_backend_name() == "sqlite" else None
+    if path is None or url.query.get("mode") == "ro":
+        return raw
+    if path == url.database:  # the plain form, not yet a `file:` URI
+        url = url.set(database="file:" + quote(path), query={**url.query, "uri": "true"})
+    return url.update_query_dict({"mode": "rw"}).render_as_string(hide_password=False)
+
+
 def load_settings(db_url: str | None = None, secrets: dict | None = None) -> Settings:
-    """Resolve settings: `--db` beats `DATABASE_URL` beats secrets beats the demo file."""
+    """Resolve settings: `--db` beats `DATABASE_URL` beats secrets beats the demo file.
+
+    A configured SQLite file is opened, never created (`existing_only`); only the embedded
+    demo file is created and filled on first use.
+    """
     secrets = read_secrets() if secrets is None else secrets
+    database = secrets.get("database")
     url = (
         db_url
         or os.environ.get("DATABASE_URL")
         or secrets.get("DATABASE_URL")
-        or secrets.get("database", {}).get("url")
+        or (database.get("url") if isinstance(database, dict) else None)
     )
     timezone = os.environ.get("HSL_TIMEZONE") or secrets.get("timezone") or "UTC"
     timeout = os.environ.get("HSL_STATEMENT_TIMEOUT_MS") or secrets.get(
@@ -73,10 +111,10 @@ def load_settings(db_url: str | None = None, secrets: dict | None = None) -> Set
     )
     auth_off = os.environ.get("HSL_AUTH_DISABLED") or secrets.get("auth_disabled", False)
     return Settings(
-        database_url=url or demo_url(),
+        database_url=existing_only(url) if url else demo_url(),
         timezone=check_timezone(timezone),
         is_demo=not url,
-        statement_timeout_ms=int(timeout),
+        statement_timeout_ms=_timeout_ms(timeout),
         auth_disabled=_truthy(auth_off),
         secrets=secrets,
     )

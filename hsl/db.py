@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from bisect import bisect_right
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache, partial
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, Integer, Text, bindparam, create_engine, event, exc
@@ -18,37 +20,131 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from sqlalchemy.types import TypeDecorator
 
-from hsl.errors import DatabaseUnavailable, ValidationError
+from hsl.errors import DatabaseUnavailable, QueryTimeout, ValidationError
+
+URL_EXAMPLE = "postgresql://user:password@host:5432/dbname"
+_DRIVERS = {"postgresql": "postgresql+psycopg2", "postgres": "postgresql+psycopg2",
+            "postgres+psycopg2": "postgresql+psycopg2"}
+_SUPPORTED = ("postgresql+psycopg2", "sqlite", "sqlite+pysqlite")
 
 
 def normalize_url(raw: str) -> URL:
-    """Parse a database URL; plain `postgres(ql)://` URLs get the psycopg2 driver."""
+    """Parse a database URL; plain `postgres(ql)://` URLs get the psycopg2 driver.
+
+    Every refusal is one sentence that never repeats the URL (it may hold a password).
+    """
+    if not isinstance(raw, str):
+        raise ValidationError(f"The database URL must be text, such as {URL_EXAMPLE}.")
+    raw = raw.strip()
+    if "\x00" in raw:
+        raise ValidationError("The database URL holds a NUL character.")
+    try:
+        raw.encode("utf-8")
+    except UnicodeError:
+        raise ValidationError("The database URL is not valid UTF-8 text.") from None
     try:
         url = make_url(raw)
-    except exc.ArgumentError as err:
-        raise ValidationError(f"The database URL {raw!r} is not a valid URL.") from err
-    if url.drivername in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+psycopg2")
+    except exc.ArgumentError:
+        raise ValidationError(
+            f"The database URL is not a valid URL; write it like {URL_EXAMPLE}."
+        ) from None
+    except ValueError:  # SQLAlchemy's int() of the port; the text may be a password
+        raise ValidationError(
+            "The port in the database URL is not a number from 1 to 65535."
+        ) from None
+    if url.port is not None and not 1 <= url.port <= 65535:
+        raise ValidationError("The port in the database URL is not a number from 1 to 65535.")
+    url = url.set(drivername=_DRIVERS.get(url.drivername, url.drivername))
     if url.get_backend_name() not in ("postgresql", "sqlite"):
         raise ValidationError(f"Unsupported database {url.get_backend_name()!r}; use PostgreSQL.")
+    if url.drivername not in _SUPPORTED:
+        raise ValidationError(
+            f"Unsupported database driver {url.drivername!r}; use postgresql:// (psycopg2) "
+            "or sqlite:///."
+        )
+    if url.get_backend_name() == "sqlite" and (url.username or url.password or url.host
+                                               or url.port):
+        raise ValidationError(
+            "A SQLite URL names a file only, like sqlite:////absolute/path/to/file.db."
+        )
     return url
 
 
-def make_engine(raw_url: str, statement_timeout_ms: int = 30_000) -> Engine:
-    """Return a pooled engine with pre-ping; PostgreSQL sessions get a statement timeout."""
+def sqlite_file(url: URL) -> str | None:
+    """The file a SQLite URL names (plain or `file:` URI form); None for an in-memory one."""
+    database = url.database or ""
+    is_uri = str(url.query.get("uri", "")).lower() in ("1", "true", "t", "yes", "y", "on")
+    if is_uri and database.startswith("file:"):
+        if url.query.get("mode") == "memory":
+            return None
+        rest = database[len("file:"):].split("?", 1)[0].split("#", 1)[0]
+        if rest.startswith("//"):  # file://localhost/path or file:///path
+            rest = urlsplit("file:" + rest).path
+        database = unquote(rest)
+    return database if database and database != ":memory:" else None
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL for people: driver, user, host, port and database; never a secret.
+
+    The password is shown as `***` and the query string (`?password=…`, `sslpassword`,
+    any option) is left out; control characters are escaped so it stays on one line.
+    """
+    if not isinstance(url, URL):
+        try:
+            url = make_url(str(url).strip())
+        except (exc.ArgumentError, ValueError, TypeError):
+            return "(a database URL that cannot be read)"
+    if url.get_backend_name() == "sqlite":
+        text = f"{url.drivername}:///{sqlite_file(url) or ':memory:'}"
+    else:
+        text = URL.create(
+            url.drivername,
+            username=url.username,
+            password="***" if url.password is not None else None,
+            host=url.host,
+            port=url.port,
+            database=url.database,
+        ).render_as_string(hide_password=True)
+    return printable(text)
+
+
+def printable(text: str) -> str:
+    """`text` with control and other unprintable characters escaped (`\\n`, `\\x00`)."""
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
+
+
+def make_engine(raw_url: str, statement_timeout_ms: int = 30_000, *,
+                create: bool = False) -> Engine:
+    """Return a pooled engine with pre-ping; PostgreSQL sessions get a statement timeout.
+
+    SQLite: a URL in the `file:` URI form with `mode=rw` (what `load_settings` makes of a
+    configured file) opens an existing file only: a missing one is DatabaseUnavailable and
+    is never created. `create=True` (init-db, demo, the embedded demo file) makes the
+    file's folder and lets SQLite create the file. A plain file URL (tests) is opened the
+    way SQLite does: the file, not its folder, is created on first connect.
+    """
     url = normalize_url(raw_url)
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
+        path = sqlite_file(url)
+        if path is not None and create:
             try:
-                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as err:
                 raise DatabaseUnavailable(
-                    f"Cannot create the SQLite database at {url.database}."
+                    f"Cannot create the SQLite database at {printable(path)}."
                 ) from err
-        engine = create_engine(url, pool_pre_ping=True)
+            if url.query.get("mode") == "rw":
+                url = url.update_query_dict({"mode": "rwc"})
+        elif path is not None and url.query.get("mode") in ("rw", "ro"):
+            if not os.path.isfile(path):
+                raise DatabaseUnavailable(f"No SQLite database file at {printable(path)}.")
+        engine = _create(url, pool_pre_ping=True)
         event.listen(engine, "connect", _register_sqlite_functions)
         return engine
-    engine = create_engine(
+    engine = _create(
         url,
         pool_pre_ping=True,
         pool_size=5,
@@ -63,6 +159,16 @@ def make_engine(raw_url: str, statement_timeout_ms: int = 30_000) -> Engine:
     )
     event.listen(engine, "first_connect", partial(_choose_pg_fold, engine.dialect))
     return engine
+
+
+def _create(url: URL, **kwargs) -> Engine:
+    """create_engine, with a driver's refusal of the URL's options as one sentence."""
+    try:
+        return create_engine(url, **kwargs)
+    except (exc.ArgumentError, ValueError, TypeError, ImportError) as err:
+        raise ValidationError(
+            f"The database URL {safe_url(url)} has options the driver does not accept."
+        ) from err
 
 
 def is_postgres(bind: Engine | Connection) -> bool:
@@ -107,13 +213,34 @@ def writing(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def _unavailable_when_down() -> Iterator[None]:
-    """Turn a lost or refused connection into DatabaseUnavailable (one sentence)."""
+    """Turn the database errors a person can meet into typed errors (one sentence each).
+
+    A lost or refused connection is DatabaseUnavailable; a statement cancelled by the
+    statement timeout (or a lock wait it ends) is QueryTimeout; text PostgreSQL cannot
+    hold (a NUL character) is a ValidationError. Anything else is raised as it is.
+    """
     try:
         yield
     except (exc.OperationalError, exc.InterfaceError) as err:
+        if _is_timeout(err):
+            raise QueryTimeout(QUERY_TIMEOUT) from err
         if _is_connection_problem(err):
             raise DatabaseUnavailable("The database cannot be reached right now.") from err
         raise
+    except ValueError as err:
+        if "NUL" in str(err):  # psycopg2: "A string literal cannot contain NUL (0x00) ..."
+            raise ValidationError(NUL_TEXT) from err
+        raise
+
+
+QUERY_TIMEOUT = ("The database took too long to answer and the query was stopped; try "
+                 "again in a moment, or choose fewer days.")
+NUL_TEXT = "The text holds a NUL character, which cannot be searched for or saved."
+
+
+def _is_timeout(err: exc.DBAPIError) -> bool:
+    """True for PostgreSQL's query_canceled (57014), the statement timeout's error."""
+    return getattr(err.orig, "pgcode", None) == "57014"
 
 
 def _is_connection_problem(err: exc.DBAPIError) -> bool:
@@ -132,9 +259,14 @@ def check_connection(engine: Engine) -> None:
         with engine.connect() as conn:
             # SQLite only notices a file that is not a database when it reads the schema.
             conn.exec_driver_sql("SELECT 1" if is_postgres(conn) else "PRAGMA schema_version")
-    except exc.DBAPIError as err:
-        url = engine.url.render_as_string(hide_password=True)
-        raise DatabaseUnavailable(f"Cannot connect to the database at {url}.") from err
+    except (exc.DBAPIError, ValueError, TypeError) as err:
+        # ValueError/TypeError: the driver refused a connect argument from the URL's query.
+        path = sqlite_file(engine.url) if engine.dialect.name == "sqlite" else None
+        if path is not None and not os.path.isfile(path):
+            raise DatabaseUnavailable(f"No SQLite database file at {printable(path)}.") from err
+        raise DatabaseUnavailable(
+            f"Cannot connect to the database at {safe_url(engine.url)}."
+        ) from err
 
 
 # ---------------------------------------------------------------- dialect helpers

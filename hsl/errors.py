@@ -23,3 +23,7 @@ class PermissionDenied(HslError):
 
 class DatabaseUnavailable(HslError):
     """The database cannot be reached right now."""
+
+
+class QueryTimeout(HslError):
+    """The database stopped a query that ran past the statement timeout; trying again may work."""

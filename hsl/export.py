@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
@@ -69,10 +70,18 @@ def to_json(frame: pd.DataFrame) -> str:
     return json.dumps(plain_records(frame), ensure_ascii=False, indent=1)
 
 
+MAX_NAME_CHARS = 100  # a download's file name, ".csv" included
+
+
 def file_name(report: str, **filters: object) -> str:
     """Return a safe file name such as `funnel_2026-11-01_2026-11-30_python.csv`."""
     parts = [report, *(str(v) for v in filters.values() if v not in (None, "", False))]
     # ASCII letters, digits, `_`, `-`, single dots; no leading dot, nothing like `..`.
     slugs = (re.sub(r"[^\w.-]+", "-", p, flags=re.ASCII) for p in parts)
     slug = "_".join(s for s in (re.sub(r"\.{2,}", ".", s).strip("-.") for s in slugs) if s)
+    if len(slug) > MAX_NAME_CHARS - 4:
+        # Browsers refuse very long names; keep the start (report, dates, first filters) and
+        # a short digest of the whole, so two long names still differ.
+        digest = hashlib.sha256(slug.encode()).hexdigest()[:8]
+        slug = f"{slug[:MAX_NAME_CHARS - 14].rstrip('-._')}-{digest}"
     return f"{slug or 'export'}.csv"

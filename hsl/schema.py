@@ -140,6 +140,15 @@ audit_log = Table(
     Index(None, "entity", "entity_id"),
 )
 
+# Wrong passwords per typed user name (hsl/signin.py); a right password deletes the row.
+sign_in_attempts = Table(
+    "sign_in_attempts",
+    metadata,
+    Column("user_name", Text, primary_key=True),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("last_failure_at", UTCDateTime),
+)
+
 BOT_TABLES = (users, bookings, events, free_lesson_registrations)
 
 BOOKING_STATUS = {-1: "cancelled", 0: "new", 1: "pending", 2: "confirmed"}

@@ -7,23 +7,25 @@ draws the sign-in screen and stops the run; what a role may do is
 
 - OIDC when `[auth]` names a provider (`redirect_uri`, `cookie_secret`, `client_id`...):
   roles by email in `[auth.roles]`, everyone else a viewer;
-- otherwise password users in `[auth.users.NAME]` (`python -m hsl hash-password`).
+- otherwise password users in `[auth.users.NAME]` (`python -m hsl hash-password`), with
+  wrong passwords counted per user name in the database (`hsl.signin`).
 """
 
 from __future__ import annotations
 
-import math
 import os
-import time
 from collections.abc import Callable, Mapping
 
 import streamlit as st
 from streamlit.errors import StreamlitAuthError, StreamlitMissingAuthlibError
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from hsl import signin
 from hsl.auth import DEFAULT_ROLE, Actor, password_users, verify_password
 from hsl.config import Settings
 from hsl.errors import HslError
+from hsl.filters import utc_now
+from hsl_ui import format as fmt
+from hsl_ui import state, streamlit_adapter
 
 LOGIN_NOT_CONFIGURED = (
     "Login is not configured. Ask the operator to set up sign-in for this app, "
@@ -39,12 +41,8 @@ ANONYMOUS = "Anonymous (login turned off)"
 ROLE_WHEN_AUTH_OFF = "HSL_AUTH_DISABLED_ROLE"  # env / secrets key `auth_disabled_role`
 OIDC_KEYS = ("redirect_uri", "cookie_secret")
 NOT_PROVIDERS = ("users", "roles")  # our own tables inside [auth]
-FREE_FAILURES = 5  # wrong passwords in a session before each further try has to wait
-WAIT_SECONDS = 30
 
 _SIGNED_IN = "_hsl_signed_in"  # session key: the user name that signed in with a password
-_FAILURES = "_hsl_sign_in_failures"  # session key: (wrong passwords, clock of the last one)
-_clock: Callable[[], float] = time.monotonic
 
 
 def current_user(settings: Settings) -> Actor:
@@ -69,12 +67,12 @@ def current_user(settings: Settings) -> Actor:
         elif password_users(secrets):
             actor = _password_user(secrets)
             if actor is None:
-                _sign_in_screen(lambda: _password_form(secrets))
+                _sign_in_screen(lambda: _password_form(secrets, settings))
         else:
             st.error(LOGIN_NOT_CONFIGURED, icon=":material/lock:")
             st.stop()
     except HslError as err:  # an operator's mistake in the secrets: one sentence
-        st.error(str(err), icon=":material/error:")
+        st.error(fmt.sentence(err), icon=":material/error:")
         st.stop()
     return actor
 
@@ -136,7 +134,7 @@ def _provider_buttons(providers: list[str]) -> None:
             except StreamlitMissingAuthlibError:
                 st.error(NO_AUTHLIB, icon=":material/error:")
             except StreamlitAuthError as err:
-                st.error(str(err).strip(), icon=":material/error:")
+                st.error(fmt.sentence(err), icon=":material/error:")
 
 
 # ---------------------------------------------------------------- passwords
@@ -152,14 +150,7 @@ def _password_user(secrets: Mapping) -> Actor | None:
     return Actor(name, str(entry.get("role", DEFAULT_ROLE)))
 
 
-def _seconds_to_wait() -> int:
-    failures, last = st.session_state.get(_FAILURES, (0, 0.0))
-    if failures < FREE_FAILURES:
-        return 0
-    return max(0, math.ceil(WAIT_SECONDS - (_clock() - last)))
-
-
-def _password_form(secrets: Mapping) -> None:
+def _password_form(secrets: Mapping, settings: Settings) -> None:
     with st.form("sign_in"):
         name = st.text_input("User name", autocomplete="username")
         password = st.text_input("Password", type="password", autocomplete="current-password")
@@ -167,40 +158,23 @@ def _password_form(secrets: Mapping) -> None:
                                           width="stretch")
     if not submitted:
         return
-    if wait := _seconds_to_wait():
-        st.error(f"Too many wrong attempts; try again in {wait} seconds.",
-                 icon=":material/timer:")
+    try:  # counted per user name in the database: holds across tabs, browsers and restarts
+        actor = signin.attempt(state.sign_in_engine(settings), name,
+                               lambda: verify_password(secrets, name, password), now=utc_now())
+    except signin.TooManyAttempts as err:  # the password was not even checked
+        st.error(fmt.sentence(err), icon=":material/timer:")
         return
-    actor = verify_password(secrets, name, password)  # a broken entry: HslError, one sentence
+    except HslError as err:  # database down or not migrated, a broken secrets entry
+        st.error(fmt.sentence(err), icon=":material/error:")
+        return
     if actor is None:
-        failures, _ = st.session_state.get(_FAILURES, (0, 0.0))
-        st.session_state[_FAILURES] = (failures + 1, _clock())
         st.error(WRONG_PASSWORD, icon=":material/lock:")
         return
-    st.session_state.pop(_FAILURES, None)
     st.session_state[_SIGNED_IN] = actor.name
     st.rerun()
 
 
 # ---------------------------------------------------------------- the sign-in screen
-
-
-def _requested_path() -> str | None:
-    """The URL path of the page the visitor asked for (None: the main page).
-
-    Registering the sign-in screen under that path keeps the link (path and filters) as it
-    is, with no "page not found", so the page opens right after signing in. Reads
-    Streamlit's page manager; if that ever changes, the link falls back to the main page.
-    """
-    ctx = get_script_run_ctx()
-    pages = getattr(ctx, "pages_manager", None)
-    if pages is None:
-        return None
-    wanted_hash = getattr(pages, "intended_page_script_hash", None)
-    if wanted_hash:
-        info = pages.get_pages().get(wanted_hash) or {}
-        return info.get("url_pathname") or None
-    return getattr(pages, "intended_page_name", None) or None
 
 
 def _sign_in_screen(draw: Callable[[], None]) -> None:
@@ -213,8 +187,10 @@ def _sign_in_screen(draw: Callable[[], None]) -> None:
             st.caption("Sign in to see the school's numbers.")
             draw()
 
+    # Registered under the path the link asked for too, the sign-in screen keeps the link
+    # (path and filters) as it is, with no "page not found", and the page opens right after.
     pages = [st.Page(sign_in, title="Sign in", icon=":material/login:", default=True)]
-    if (wanted := _requested_path()) and wanted != "sign_in":
+    if (wanted := streamlit_adapter.requested_page_path()) and wanted != "sign_in":
         pages.append(st.Page(sign_in, title="Sign in", url_path=wanted))
     st.navigation(pages, position="hidden").run()
     st.stop()

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import streamlit as st
 
 from hsl.db import check_connection
 from hsl.errors import DatabaseUnavailable, HslError
+from hsl_ui import format as fmt
 from hsl_ui import state
 
 DATABASE_DOWN = "The database cannot be reached right now; retrying…"
+UNEXPECTED = ("Something went wrong while drawing this page. It has been logged for the "
+              "operator; try again, or change the filters.")
+_log = logging.getLogger("hsl.app")
 RETRY_SECONDS = 5
 _ARMED = "_hsl_retry_armed"  # session key: the retry fragment has had its first, inline run
 
@@ -22,9 +30,27 @@ def demo() -> None:
     )
 
 
-def error(err: HslError) -> None:
-    """Show a typed error's one sentence."""
-    st.error(str(err), icon=":material/error:")
+def error(err: Exception, icon: str = ":material/error:") -> None:
+    """Show a typed error's one sentence, inert: it may quote a stream or name from the data."""
+    st.error(fmt.sentence(err), icon=icon)
+
+
+@contextmanager
+def no_traceback() -> Iterator[None]:
+    """Run a block; an unexpected exception is logged and shown as one plain sentence.
+
+    Streamlit's stop and rerun signals are BaseExceptions and pass through untouched.
+    """
+    try:
+        yield
+    except Exception:  # noqa: BLE001 - the last line of defence before a person's screen
+        unexpected()
+
+
+def unexpected() -> None:
+    """Log the exception being handled (with its traceback) and show UNEXPECTED."""
+    _log.exception("Unexpected error in a page run")
+    st.error(UNEXPECTED, icon=":material/error:")
 
 
 def database_down() -> None:
@@ -36,6 +62,11 @@ def database_down() -> None:
 
 @st.fragment(run_every=RETRY_SECONDS)
 def _retry_when_back() -> None:
+    with no_traceback():
+        _check_again()
+
+
+def _check_again() -> None:
     if not st.session_state.get(_ARMED):
         # The inline call during the failed run: the check just failed, wait for the timer.
         st.session_state[_ARMED] = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -97,17 +98,59 @@ WORD_COLUMNS = frozenset({"step", "lesson_type", "event_type", "course_stream", 
 ACRONYMS = frozenset({"api", "csv", "faq", "id", "qa", "seo", "sql", "ui", "url", "utm", "ux"})
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:@])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:@&=])")
+# Characters that change how text around them is ordered or read: bidi embeddings,
+# overrides, isolates and marks (a U+202E in a lesson type would mirror the numbers next
+# to it), and the invisible C0/C1 controls (NUL included). Line breaks and tabs are folded.
+_UNSEEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f"
+                     "\u202a-\u202e\u2066-\u2069\ufeff]")
+# Where Markdown (GFM) would turn escaped text into a link by itself: `scheme://`, `www.`
+# and `name@host`. An invisible word joiner after `:` or `@` (or after `www`) breaks each.
+_AUTOLINK_TRIGGER = re.compile(r"(\\:)(?=//)|(\\@)|(?i:(?<![^\W_])(www)(?=\\\.))")
+WORD_JOINER = "\u2060"
+ISOLATE, END_ISOLATE = "\u2068", "\u2069"  # first-strong isolate … pop directional isolate
+_RIGHT_TO_LEFT = frozenset({"R", "AL", "AN"})  # bidi classes that reorder text around them
+HUMAN_CHARS = 80  # a data word (lesson type, stream) on a chart or in a table
+ERROR_CHARS = 600  # an error sentence quoting a huge value from the data is cut
+SHOWN_CHARS = 200  # untrusted text longer than this is cut with "…" on screen
 
 
-def md(value: object) -> str:
-    """`value` as literal text inside Markdown: no links, emphasis or markup from data.
+def plain(value: object, limit: int | None = SHOWN_CHARS) -> str:
+    """`value` as one line of inert text: controls and bidi overrides removed, cut to `limit`.
 
-    Names, usernames, stream names and link parameters come from the bot or the URL;
-    Streamlit renders titles, captions and notices as Markdown, so each special character
-    is backslash-escaped and line breaks become spaces.
+    For surfaces that do not render Markdown (widget options, chart labels, table cells).
     """
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+    text = " ".join(_UNSEEN.sub("", str(value)).split())
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text
+
+
+def md(value: object, limit: int | None = SHOWN_CHARS) -> str:
+    """`value` as literal text inside Markdown: never a link, markup or bidi reordering.
+
+    Everything from the bot's data or the page address that ends up in a title, caption or
+    notice goes through here: `plain`, then each Markdown special character
+    backslash-escaped, autolink triggers broken by an invisible word joiner, and text with
+    right-to-left letters wrapped in a directional isolate, so that it cannot reorder the
+    app's own words and numbers around it.
+    """
+    text = plain(value, limit)
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    escaped = _AUTOLINK_TRIGGER.sub(lambda m: m[0] + WORD_JOINER, escaped)
+    if any(unicodedata.bidirectional(c) in _RIGHT_TO_LEFT for c in text):
+        return f"{ISOLATE}{escaped}{END_ISOLATE}"
+    return escaped
+
+
+def sentence(err: Exception) -> str:
+    """A typed error's one sentence as inert Markdown: it may quote a stream or a name."""
+    return md(str(err).strip(), ERROR_CHARS)
+
+
+def code(value: object, limit: int | None = 60) -> str:
+    """`value` as a Markdown code span (a backtick in it cannot end the span early)."""
+    return "`" + plain(value, limit).replace("`", "'") + "`"
 
 
 def label(column: str) -> str:
@@ -120,7 +163,7 @@ def human(word: object) -> str:
 
     Known acronyms stay upper-case: `qa_testing` → `QA testing`, `faq_opened` → `FAQ opened`.
     """
-    words = str(word).replace("_", " ").strip().split(" ")
+    words = plain(word, HUMAN_CHARS).replace("_", " ").strip().split(" ")
     text = " ".join(w.upper() if w.lower() in ACRONYMS else w for w in words)
     return text[:1].upper() + text[1:] if text else "(none)"
 

@@ -50,10 +50,9 @@ def _raw(param: Param) -> list[list[str]]:
 
 
 def _shown(raw: list[list[str]], param: Param) -> str:
-    """The offending part of the link, short and without Markdown backticks."""
+    """The offending part of the link as a short, inert code span."""
     text = "&".join(f"{k}={v}" for k, values in zip(param.keys, raw, strict=True) for v in values)
-    text = text.replace("`", "'")
-    return text if len(text) <= 60 else text[:57] + "…"
+    return fmt.code(text)
 
 
 def _resolve(param: Param[T]) -> tuple[T, str | None]:
@@ -67,7 +66,7 @@ def _resolve(param: Param[T]) -> tuple[T, str | None]:
         return param.parse(*raw), None
     except ValueError as err:
         return param.default, (
-            f"Ignored `{_shown(raw, param)}` from the link: {err} Showing {param.fallback}."
+            f"Ignored {_shown(raw, param)} from the link: {err} Showing {param.fallback}."
         )
 
 

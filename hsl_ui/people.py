@@ -25,6 +25,7 @@ from hsl_ui.params import Param
 EARLIEST_DATE = date(2000, 1, 1)
 IDS_IN_URL_MAX = 2000  # characters of pasted ids kept in the link (a longer URL breaks reloads)
 ID_COLUMNS = ("user_id", "id")  # shown as text: no thousands separators, read left to right
+AUDIT_CELL_CHARS = 1000  # a reason or change longer than this is cut on screen (CSV keeps all)
 SHOWN_TOKENS = 10  # malformed / unknown ids listed by name
 _CHANGED = "_hsl_stream_changed"  # session key: the success sentence shown after the rerun
 _SAVED = "_hsl_stream_changes"  # session key: stream changes saved in this session
@@ -63,7 +64,7 @@ def user_id_param(key: str = "user") -> int | None:
     if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_USER_ID:
         return int(text)
     st.query_params.pop(key)
-    st.info(f"Ignored {_code(f'{key}={text[:40]}')} from the link: it is not a user id.",
+    st.info(f"Ignored {fmt.code(key + '=' + text)} from the link: it is not a user id.",
             icon=":material/link_off:")
     return None
 
@@ -85,18 +86,13 @@ def id_list(key: str, label: str, **kwargs: object) -> str:
     return text
 
 
-def _code(value: object) -> str:
-    """`value` as a Markdown code span; a backtick in it cannot end the span early."""
-    return "`" + str(value).replace("`", "'") + "`"
-
-
 def show_id_check(check: IdCheck) -> None:
     """Say which pasted ids are used, and which are malformed or unknown (and left out)."""
     st.caption(f"{fmt.count(len(check.valid))} known "
                f"{'id' if len(check.valid) == 1 else 'ids'} used.")
     for tokens, what in ((check.malformed, "not user ids"), (check.unknown, "unknown")):
         if tokens:
-            listed = ", ".join(_code(t) for t in tokens[:SHOWN_TOKENS])
+            listed = ", ".join(fmt.code(t, 40) for t in tokens[:SHOWN_TOKENS])
             more = f" and {len(tokens) - SHOWN_TOKENS:,} more" if len(tokens) > SHOWN_TOKENS else ""
             st.warning(f"Left out, {what}: {listed}{more}.", icon=":material/warning:")
 
@@ -221,7 +217,7 @@ def change_stream_form(actor: Actor, user_id: int, bookings: pd.DataFrame,
         return
     newest = active.iloc[0]
     st.caption(
-        f"Moves booking #{newest['id']} ({fmt.human(newest['course_stream'])}, "
+        f"Moves booking #{newest['id']} ({fmt.md(fmt.human(newest['course_stream']))}, "
         f"{newest['status']}, made {fmt.day(newest['created_at'].date())}): the newest booking "
         "that is not cancelled. The change and its audit-log entry are saved together."
     )
@@ -251,7 +247,7 @@ def change_stream_form(actor: Actor, user_id: int, bookings: pd.DataFrame,
     st.session_state[_SAVED] = st.session_state.get(_SAVED, 0) + 1
     st.session_state[_CHANGED] = (
         f"Moved booking #{entry.after['booking_id']} of user {user_id} from "
-        f"{entry.before['course_stream']} to {entry.after['course_stream']}."
+        f"{fmt.md(entry.before['course_stream'])} to {fmt.md(entry.after['course_stream'])}."
     )
     st.rerun()
 
@@ -276,15 +272,15 @@ def show_audit(entries: pd.DataFrame, with_user: bool = True) -> None:
     """
     shown = pd.DataFrame({
         "occurred_at": [f"{fmt.day(t.date())}, {t:%H:%M}" for t in entries["occurred_at"]],
-        "actor": entries["actor"],
-        "action": entries["action"].map(fmt.human),
+        "actor": entries["actor"].map(lambda a: fmt.md(a, fmt.HUMAN_CHARS)),
+        "action": entries["action"].map(lambda a: fmt.md(fmt.human(a))),
         "user_id": entries["user_id"].astype("string"),
-        "record": [f"{fmt.human(entity)} #{entity_id}"
+        "record": [fmt.md(f"{fmt.human(entity)} #{entity_id}")
                    for entity, entity_id in zip(entries["entity"], entries["entity_id"],
                                                 strict=True)],
-        "change": [change_text(b, a) for b, a in zip(entries["before"], entries["after"],
-                                                     strict=True)],
-        "reason": entries["reason"],
+        "change": [fmt.md(change_text(b, a), AUDIT_CELL_CHARS)
+                   for b, a in zip(entries["before"], entries["after"], strict=True)],
+        "reason": [fmt.md(r, AUDIT_CELL_CHARS) for r in entries["reason"]],
     })
     if not with_user:
         shown = shown.drop(columns=["user_id"])

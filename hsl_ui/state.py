@@ -12,21 +12,18 @@ import functools
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
 import streamlit as st
 from sqlalchemy.engine import Engine
-from streamlit.runtime.pages_manager import PagesManager
-from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from hsl import admin, audience, bootstrap, reports
 from hsl.config import Settings, load_settings
 from hsl.db import make_engine
 from hsl.filters import DEFAULT_RANGE_DAYS, Period
 from hsl.metrics import activity, leads, lessons, overview, streams, users
-from hsl_ui import auth
+from hsl_ui import auth, streamlit_adapter
 
 CACHE_TTL_SECONDS = 300
 _LOADS = "_hsl_loads"  # session key: load times of the results used in this run
@@ -57,13 +54,7 @@ def _page_without_app() -> str | None:
     page list until app.py has called st.navigation once; a first request for, say,
     /activity would then run pages/activity.py without the login gate and sidebar.
     """
-    ctx = get_script_run_ctx()
-    if ctx is None or not PagesManager.uses_pages_directory:
-        return None
-    running = ctx.pages_manager.get_pages().get(ctx.page_script_hash, {})
-    script = Path(running.get("script_path", ctx.main_script_path))
-    main = Path(ctx.main_script_path)
-    return None if script == main else str(script.relative_to(main.parent))
+    return streamlit_adapter.lone_page_script()
 
 
 def resume_wanted_page(allowed: list[str]) -> None:
@@ -82,6 +73,13 @@ def _engine(url: str, statement_timeout_ms: int) -> Engine:
 def _prepared(url: str, statement_timeout_ms: int, is_demo: bool) -> bool:
     bootstrap.prepare(_engine(url, statement_timeout_ms), is_demo=is_demo)
     return True
+
+
+def sign_in_engine(s: Settings) -> Engine:
+    """Return the shared engine for the sign-in form: no user check (nobody is signed in
+    yet, and `engine()` asks for one) and no bootstrap (signing in needs its own table only).
+    """
+    return _engine(s.database_url, s.statement_timeout_ms)
 
 
 def engine() -> Engine:

@@ -40,13 +40,30 @@ def for_display(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     return shown.rename(columns=fmt.label), config
 
 
+TABLE_CELL_CHARS = 1000  # a longer text from the data is cut on screen (CSVs keep it whole)
+
+
+def _inert(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with every text cell made inert (`fmt.plain`): no controls, no bidi overrides."""
+    texts = [c for c in frame.columns
+             if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])]
+    if not texts:
+        return frame
+    out = frame.copy()
+    for column in texts:
+        out[column] = frame[column].map(
+            lambda v: fmt.plain(v, TABLE_CELL_CHARS) if isinstance(v, str) else v)
+    return out
+
+
 def draw(shown: pd.DataFrame, config: dict, **kwargs: object):
     """Draw a frame made by `for_display` read-only, without its index; return its events.
 
-    Every table of the app goes through here: a missing value is an empty cell (Streamlit
-    would write a grey "None" in it).
+    Every table of the app goes through here: text cells are inert (`_inert`) and a missing
+    value is an empty cell (Streamlit would write a grey "None" in it).
     """
-    return st.dataframe(shown, column_config=config, hide_index=True, placeholder="", **kwargs)
+    return st.dataframe(_inert(shown), column_config=config, hide_index=True, placeholder="",
+                        **kwargs)
 
 
 def show(frame: pd.DataFrame, **kwargs: object):

@@ -1,4 +1,4 @@
-"""Audit log (admins): every audited change in the chosen dates, by user and by actor."""
+"""Audit log (admins): every audited change and password sign-in in the chosen dates."""
 
 import streamlit as st
 
@@ -13,14 +13,14 @@ period = state.period()
 st.title("Audit log")
 st.caption(f"Changes made {fmt.date_range(period.start, period.end)} (dates in "
            f"{settings.timezone}), newest first. Every stream change is written here together "
-           "with the change itself.")
+           "with the change itself, and every password sign-in under the user name typed.")
 
 in_range = state.audit_entries(actor, period)
 user_box, actor_box = st.columns(2)
 with user_box:
     user_text = people.text_filter("user", "User ID", placeholder="Any user")
 actor_name = params.select("actor", "Changed by", [None, *sorted(set(in_range["actor"]))],
-                           format_func=lambda a: "Anyone" if a is None else a,
+                           format_func=lambda a: "Anyone" if a is None else fmt.plain(a),
                            container=actor_box)
 user_id = None
 if user_text:

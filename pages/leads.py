@@ -20,7 +20,7 @@ MAX_THRESHOLD = 100_000
 
 def _view(texts: list[str]) -> str:
     if texts[-1] not in VIEWS:
-        raise ValueError(f"“{texts[-1]}” is not one of the choices.")
+        raise ValueError(f"“{fmt.md(texts[-1])}” is not one of the choices.")
     return texts[-1]
 
 

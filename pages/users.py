@@ -22,12 +22,14 @@ def back_to_search() -> None:
 def show_search() -> None:
     """One box, 50 people a page; a click on a row opens the profile."""
     st.title("Users")
+    contacts = can(actor, Permission.VIEW_CONTACTS)  # viewers search names and ids only
     query = people.text_filter(
-        "q", "Search", placeholder="Name, @username, email or user ID",
+        "q", "Search", placeholder="Name, @username, email or user ID" if contacts
+        else "Name or user ID",
         help="Exact matches first, then names that start with the text, then names that "
              "contain it. All digits also find that user ID.",
     )
-    total = state.count_users(query)
+    total = state.count_users(query, contacts=contacts)
     st.caption(f"{fmt.people(total)} match “{fmt.md(query)}”." if query
                else f"Everyone the bot knows: {fmt.people(total)}.")
     if total == 0:
@@ -35,7 +37,7 @@ def show_search() -> None:
         return
     table = st.container()
     offset = people.pager("page", total, query, PAGE_SIZE)
-    found = state.search_users(query, tz, PAGE_SIZE, offset)
+    found = state.search_users(query, tz, PAGE_SIZE, offset, contacts=contacts)
     found["name"] = [" ".join(n for n in pair if isinstance(n, str) and n)
                      for pair in zip(found["first_name"], found["last_name"], strict=True)]
     with table:
@@ -58,7 +60,7 @@ def show_profile(user_id: int) -> None:
     except NotFoundError as err:
         banners.error(err)
         return
-    st.title(fmt.md(people.display_name(identity, actor)))
+    st.title(fmt.md(people.display_name(identity, actor), fmt.HUMAN_CHARS), anchor=False)
     st.markdown(people.identity_line(identity, actor, tz))
 
     bookings = state.user_bookings(user_id, tz)

@@ -108,11 +108,15 @@ def spy_downloads(monkeypatch) -> dict[str, list[list[str]]]:
 
 
 def infos(at: AppTest) -> list[str]:
-    return [i.value for i in at.info]
+    return [shown(i.value) for i in at.info]
+
+
+def errors(at: AppTest) -> list[str]:
+    return [shown(e.value) for e in at.error]
 
 
 def captions(at: AppTest) -> list[str]:
-    return [c.value for c in at.caption]
+    return [shown(c.value) for c in at.caption]
 
 
 def chart_specs(at: AppTest) -> list[str]:
@@ -127,5 +131,9 @@ def chart_labels(at: AppTest) -> list[str]:
 
 
 def shown(markdown: str) -> str:
-    """What a person reads from a Markdown text: backslash escapes removed (see fmt.md)."""
-    return re.sub(r"\\(.)", r"\1", markdown)
+    """What a person reads from a Markdown text: backslash escapes and the invisible
+    word joiners and directional isolates of fmt.md removed."""
+    return re.sub(r"\\(.)", r"\1", markdown.translate(INVISIBLE))
+
+
+INVISIBLE = dict.fromkeys(map(ord, "\u2060\u2068\u2069"))

@@ -182,9 +182,11 @@ def test_bad_arguments_exit_2_with_one_sentence(sqlite_url, args, sentence):
         (["report", "kpis", "--bogus"], "Unrecognized arguments: --bogus"),
         (["report"], "required: name"),
         (["report", "kpis", "--db", "mysql://u@localhost/x"], "Unsupported database 'mysql'"),
-        (["report", "kpis", "--db", "not a url"], "is not a valid URL."),
+        (["report", "kpis", "--db", "not a url"],
+         "The database URL is not a valid URL; write it like "
+         "postgresql://user:password@host:5432/dbname."),
         (["report", "kpis", "--db", "sqlite:////proc/nope/x.sqlite"],
-         "Cannot create the SQLite database at /proc/nope/x.sqlite."),
+         "No SQLite database file at /proc/nope/x.sqlite."),
         (["report", "kpis", "--db", "postgresql://nobody:s3cret@127.0.0.1:1/x"],
          "Cannot connect to the database at postgresql+psycopg2://nobody:***@127.0.0.1:1/x."),
     ],
@@ -205,8 +207,10 @@ def test_a_file_that_is_not_a_database(capsys, tmp_path):
     one_sentence(code, out, err, f"Cannot connect to the database at sqlite:///{path}.")
 
 
-def test_database_without_the_schema_says_run_init_db(database_factory):
-    result = run_hsl("report", "growth", "--db", database_factory("sqlite"), *RANGE)
+def test_database_without_the_schema_says_run_init_db(tmp_path):
+    path = tmp_path / "empty.sqlite"
+    path.touch()  # an empty file is an empty SQLite database (a missing one is refused)
+    result = run_hsl("report", "growth", "--db", f"sqlite:///{path}", *RANGE)
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == (
         "The database lacks the table(s) users, bookings, events, free_lesson_registrations; "

@@ -42,7 +42,8 @@ def test_ssl_options_pass_through():
     [
         ("mysql://u@localhost/hsl", "Unsupported database 'mysql'; use PostgreSQL."),
         ("oracle://u@localhost/hsl", "Unsupported database 'oracle'; use PostgreSQL."),
-        ("not a url", "The database URL 'not a url' is not a valid URL."),
+        ("not a url", "The database URL is not a valid URL; write it like "
+                      "postgresql://user:password@host:5432/dbname."),
     ],
 )
 def test_bad_urls_give_one_sentence(raw, sentence):

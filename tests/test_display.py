@@ -64,8 +64,17 @@ def _missing(value: object) -> bool:
 
 
 def test_md_escapes_every_markdown_special_character_from_data():
-    assert fmt.md("[x](https://e.example) *b* _i_ `c` a@b.c") == (
-        r"\[x\]\(https\://e\.example\) \*b\* \_i\_ \`c\` a\@b\.c"
-    )
+    # Escaped, with a word joiner (J) where GFM would autolink the escaped text by itself.
+    joined = fmt.md("[x](https://e.example) *b* _i_ `c` a@b.c www.w.org").replace("\u2060", "J")
+    assert joined == r"\[x\]\(https\:J//e\.example\) \*b\* \_i\_ \`c\` a\@Jb\.c wwwJ\.w\.org"
     assert fmt.md("two\nlines") == "two lines"
     assert fmt.md("Анна Петрова") == "Анна Петрова"
+    assert fmt.md("Stream: 3rd_stream") == r"Stream\: 3rd\_stream"  # no joiner needed
+
+
+def test_md_isolates_right_to_left_text_and_drops_reordering_controls():
+    assert fmt.md("مرحبا 5") == "\u2068مرحبا 5\u2069"  # cannot pull the app's numbers along
+    assert fmt.md("\u202eattended 1 of 0\u202c") == "attended 1 of 0"
+    assert fmt.md("a\x00b\x07c\u200fd") == "abcd"
+    assert fmt.md("A" * 500) == "A" * 199 + "…"
+    assert fmt.plain("x" * 50, 10) == "x" * 9 + "…"

@@ -7,22 +7,28 @@ Secrets reach the app the way Streamlit gives them to it (`at.secrets` stands in
 from __future__ import annotations
 
 import copy
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import delete, select
 from streamlit.testing.v1 import AppTest
 
-from hsl import migrate
+from hsl import migrate, signin
 from hsl.auth import hash_password
 from hsl.db import make_engine
+from hsl.schema import audit_log, sign_in_attempts
 from hsl_ui import auth
+from tests.fixtures import utc
 from tests.pages_support import (  # noqa: F401 - clean_env and navigation_as_served are autouse
     APP,
+    NOW,
     clean_env,
     navigation_as_served,
     shown,
 )
 
 WRONG = "Wrong user name or password."
+WAIT = "Too many wrong attempts for this user name; try again in {} seconds."
 FAST = 4  # bcrypt cost for test hashes: quick, and verify_password takes any cost
 PASSWORDS = {"alice": ("correct horse", "admin"), "vera": ("пароль-вера", "viewer"),
              "ann": ("ann's secret", "analyst")}
@@ -39,6 +45,26 @@ def db_url(tmp_path_factory) -> str:
     migrate.upgrade(engine)
     engine.dispose()
     return url
+
+
+@pytest.fixture(autouse=True)
+def no_earlier_tries(db_url) -> None:
+    """Each test starts with no wrong passwords counted and an empty audit log."""
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(delete(sign_in_attempts))
+        conn.execute(delete(audit_log))
+    engine.dispose()
+
+
+def audited(db_url: str) -> list[tuple[str, str]]:
+    """(actor, action) of every audit row, oldest first."""
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(audit_log.c.actor, audit_log.c.action)
+                            .order_by(audit_log.c.id)).all()
+    engine.dispose()
+    return [tuple(r) for r in rows]
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +96,7 @@ def on_sign_in_screen(at: AppTest) -> bool:
 
 
 def errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.error]
+    return [shown(e.value) for e in at.error]
 
 
 def signed_in_as(at: AppTest) -> str | None:
@@ -134,19 +160,85 @@ def test_a_changed_role_applies_and_a_removed_user_is_signed_out(monkeypatch, db
     assert on_sign_in_screen(at) and signed_in_as(at) is None
 
 
-def test_repeated_failures_make_the_next_try_wait(monkeypatch, db_url, password_secrets):
-    clock = [1000.0]
-    monkeypatch.setattr(auth, "_clock", lambda: clock[0])
+def test_repeated_failures_make_the_next_try_wait_in_every_browser(monkeypatch, db_url,
+                                                                   password_secrets):
+    clock = [utc("2026-12-01 10:00")]
+    monkeypatch.setattr(auth, "utc_now", lambda: clock[0])
     at = app(monkeypatch, db_url, password_secrets)
-    for _ in range(auth.FREE_FAILURES):
+    for _ in range(signin.FREE_FAILURES):
         assert errors(sign_in(at, "alice", "guess")) == [WRONG]
-    clock[0] += 10
+    clock[0] += timedelta(seconds=10)
     at = sign_in(at, "alice", "correct horse")  # not even checked while waiting
-    assert errors(at) == ["Too many wrong attempts; try again in 20 seconds."]
+    assert errors(at) == [WAIT.format(20)]
     assert on_sign_in_screen(at)
-    clock[0] += 20
+    other = app(monkeypatch, db_url, password_secrets)  # another browser: waits just as long
+    assert errors(sign_in(other, " alice", "correct horse")) == [WAIT.format(20)]
+    assert errors(sign_in(other, "vera", "пароль-вера")) == []  # other names are not held up
+    clock[0] += timedelta(seconds=20)
     at = sign_in(at, "alice", "correct horse")
     assert errors(at) == [] and signed_in_as(at) == "alice · admin"
+    assert audited(db_url) == [("alice", "sign_in_failed")] * 5 + [
+        ("alice", "sign_in_throttled")] * 2 + [("vera", "sign_in"), ("alice", "sign_in")]
+
+
+def test_an_unknown_name_waits_with_the_same_sentence(monkeypatch, db_url, password_secrets):
+    monkeypatch.setattr(auth, "utc_now", lambda: utc("2026-12-01 10:00"))
+    at = app(monkeypatch, db_url, password_secrets)
+    for _ in range(signin.FREE_FAILURES):
+        assert errors(sign_in(at, "mallory", "guess")) == [WRONG]
+    assert errors(sign_in(at, "mallory", "guess")) == [WAIT.format(30)]
+
+
+def test_sign_ins_read_plainly_in_the_audit_log(monkeypatch, db_url, password_secrets):
+    monkeypatch.setattr(auth, "utc_now", lambda: NOW)  # inside the sidebar's default dates
+    at = app(monkeypatch, db_url, password_secrets)
+    at = sign_in(sign_in(at, "alice", "guess"), "alice", "correct horse")
+    at.switch_page("pages/audit_log.py").run()
+    assert not at.exception
+    logged = at.table[0].value
+    assert logged["User ID"].isna().all()  # about no bot user
+    rows = logged.drop(columns=["When", "User ID"]).map(shown).values.tolist()
+    assert rows == [
+        ["alice", "Sign in", "User name #alice", "Wrong passwords: 1 → 0",
+         "Signed in with the right password."],
+        ["alice", "Sign in failed", "User name #alice", "Wrong passwords: 0 → 1",
+         "Wrong user name or password."],
+    ]
+
+
+def test_a_database_before_init_db_asks_for_it_at_sign_in(monkeypatch, tmp_path,
+                                                         password_secrets):
+    url = f"sqlite:///{tmp_path / 'baseline.sqlite'}"
+    engine = make_engine(url)
+    migrate.upgrade(engine, "0001")  # the bot's tables and audit_log, no sign_in_attempts
+    engine.dispose()
+    at = sign_in(app(monkeypatch, url, password_secrets), "alice", "correct horse")
+    assert not at.exception
+    assert errors(at) == [signin.TABLES_MISSING] and on_sign_in_screen(at)
+
+
+def test_a_database_that_is_down_at_sign_in_is_one_sentence(monkeypatch, password_secrets):
+    at = app(monkeypatch, "postgresql://nobody@127.0.0.1:1/x", password_secrets)
+    assert on_sign_in_screen(at)  # the form needs no database until it is sent
+    at = sign_in(at, "alice", "correct horse")
+    assert not at.exception
+    assert errors(at) == ["The database cannot be reached right now."]
+
+
+def test_a_link_opens_its_page_after_signing_in(monkeypatch, db_url, password_secrets):
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets.update(copy.deepcopy(password_secrets))
+    at.context = {"url": "http://localhost:8501/users"}  # what the browser's address says
+    at.query_params["q"] = "anna"
+    at.switch_page("pages/users.py").run()  # the page the link asks for
+    assert not at.exception and on_sign_in_screen(at)
+    at = sign_in(at, "alice", "guess")  # a wrong try keeps the link too
+    assert errors(at) == [WRONG]
+    at = sign_in(at, "alice", "correct horse")
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Users"]
+    assert next(t for t in at.text_input if t.label == "Search").value == "anna"
 
 
 def test_a_broken_secrets_entry_names_the_problem(monkeypatch, db_url):

@@ -1,10 +1,11 @@
-"""`init-db`: Alembic baseline on fresh and on old bot databases, on SQLite and PostgreSQL."""
+"""`init-db` on fresh, baseline-only and old bot databases, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from datetime import date
 
 import pytest
+from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import BigInteger, inspect, text
 from sqlalchemy.engine import Engine
@@ -13,9 +14,11 @@ from hsl import migrate
 from hsl.filters import Period
 from hsl.metrics.lessons import attendance
 from hsl.metrics.overview import kpis
+from hsl.schema import sign_in_attempts
 from tests.fixtures.foundation import records, run_hsl
 
-APP_TABLES = {"users", "bookings", "events", "free_lesson_registrations", "audit_log"}
+APP_TABLES = {"users", "bookings", "events", "free_lesson_registrations", "audit_log",
+              "sign_in_attempts"}
 CHILD_TABLES = ("bookings", "events", "free_lesson_registrations")
 # SPEC §1: (table, columns) that must lead some index (or the primary key).
 SPEC_INDEXES = [
@@ -178,6 +181,52 @@ def test_cascade_deletes_a_users_rows(empty_engine):
         assert conn.execute(text("SELECT count(*) FROM events")).scalar() == 0
 
 
+# ----------------------------------------------------------- 0002: sign_in_attempts
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    cfg = migrate._config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
+def test_a_database_at_the_baseline_gets_only_the_sign_in_table(empty_engine):
+    migrate.upgrade(empty_engine, "0001")
+    before = schema_snapshot(empty_engine)
+    assert "sign_in_attempts" not in before  # the baseline creates its own tables only
+    result = run_hsl("init-db", "--db", url_of(empty_engine))
+    assert (result.returncode, result.stderr) == (0, "")
+    after = schema_snapshot(empty_engine)
+    assert set(after) - set(before) == {"sign_in_attempts"}
+    assert {t: after[t] for t in before} == before
+    assert version_in(empty_engine) == ["0002"] == [head_revision()]
+
+
+def test_the_sign_in_table_matches_the_schema(empty_engine):
+    migrate.upgrade(empty_engine)
+    insp = inspect(empty_engine)
+    columns = {c["name"]: c for c in insp.get_columns("sign_in_attempts")}
+    assert list(columns) == [c.name for c in sign_in_attempts.columns]
+    assert [name for name, c in columns.items() if not c["nullable"]] == [
+        "user_name", "failures"]
+    assert insp.get_pk_constraint("sign_in_attempts")["constrained_columns"] == ["user_name"]
+
+
+def test_0002_keeps_a_table_that_already_exists_and_downgrades(empty_engine):
+    migrate.upgrade(empty_engine, "0001")
+    sign_in_attempts.create(empty_engine)  # e.g. made by hand before the migration
+    with empty_engine.begin() as conn:
+        conn.execute(sign_in_attempts.insert().values(user_name="alice", failures=3))
+    migrate.upgrade(empty_engine)
+    assert dump(empty_engine, "sign_in_attempts") == [("alice", 3, None)]
+    downgrade(empty_engine, "0001")
+    assert "sign_in_attempts" not in inspect(empty_engine).get_table_names()
+    assert version_in(empty_engine) == ["0001"]
+    migrate.upgrade(empty_engine)
+    assert dump(empty_engine, "sign_in_attempts") == []
+
+
 # ----------------------------------------------------------- old bot database
 
 
@@ -214,6 +263,7 @@ def test_init_db_on_an_old_bot_database_adds_only_what_the_app_owns(old_bot):
     assert user_indexes == ["bot_bookings_user"]
     assert dump(old_bot, "users") == []
     assert dump(old_bot, "audit_log") == []
+    assert dump(old_bot, "sign_in_attempts") == []
 
     again = run_hsl("init-db", "--db", url_of(old_bot))
     assert (again.returncode, again.stderr) == (0, "")

@@ -202,9 +202,19 @@ def test_markdown_in_a_link_is_shown_as_text_not_as_a_link(monkeypatch, hand_url
 
 
 def test_viewers_see_no_contact_columns_in_search(monkeypatch, hand_url):
+    # Names and ids only: Anna (first name, exact) and Annabel (prefix); not 505, whose
+    # username is "anna", nor 503, whose email is joanna@…
     at = open_page(monkeypatch, hand_url, USERS, role="viewer", q="anna")
     assert columns(at) == ["User ID", "Name", "First seen"]
-    assert [row[0] for row in table(at)] == ["501", "505", "502", "503"]
+    assert [row[0] for row in table(at)] == ["501", "502"]
+
+
+@pytest.mark.parametrize(("role", "matches"), [("viewer", "0 people"), ("analyst", "1 person")])
+def test_a_viewer_cannot_confirm_whose_email_or_username_it_is(monkeypatch, hand_url, role,
+                                                               matches):
+    for contact in ("joanna@example.org", "@anna_k"):
+        at = open_page(monkeypatch, hand_url, USERS, role=role, q=contact)
+        assert f"{matches} match “{contact}”." in [shown(c.value) for c in at.caption]
 
 
 # ---------------------------------------------------------------- users: profile
@@ -297,7 +307,7 @@ def test_an_admin_changes_a_stream_through_the_form_and_sees_the_audit_row(
     history = at.table[0].value
     assert list(history.columns) == ["When", "By", "Action", "Record", "Change", "Reason"]
     assert re.fullmatch(r"\d{1,2} [A-Z][a-z]{2} 20\d\d, \d\d:\d\d", history.iloc[0, 0])
-    assert history.iloc[:, 1:].values.tolist() == [[
+    assert [[shown(cell) for cell in row] for row in history.iloc[:, 1:].values.tolist()] == [[
         "Anonymous (login turned off)", "Change stream", "Booking #2",
         "Stream: 3rd_stream → 2nd_stream", "Asked to join the evening group"]]
 
@@ -307,7 +317,7 @@ def test_an_admin_changes_a_stream_through_the_form_and_sees_the_audit_row(
     logged = at.table[0].value
     assert list(logged.columns) == ["When", "By", "Action", "User ID", "Record", "Change",
                                     "Reason"]
-    assert logged.values.tolist() == [[
+    assert [[shown(cell) for cell in row] for row in logged.values.tolist()] == [[
         history.iloc[0, 0], "Anonymous (login turned off)", "Change stream", "501",
         "Booking #2", "Stream: 3rd_stream → 2nd_stream", "Asked to join the evening group"]]
 

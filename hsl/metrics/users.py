@@ -101,8 +101,9 @@ def people() -> Subquery:
 
 
 def search_text(query: str | None) -> str:
-    """The query as searched: whitespace trimmed and one leading `@` removed."""
-    return (query or "").strip().removeprefix("@").strip()
+    """The query as searched: NULs dropped (no stored text holds one), whitespace trimmed
+    and one leading `@` removed."""
+    return (query or "").replace("\x00", "").strip().removeprefix("@").strip()
 
 
 def _as_user_id(text: str) -> int | None:
@@ -120,9 +121,17 @@ def _like_literal(text: str) -> str:
     return text
 
 
-def _match_rank(p: Subquery, text: str) -> ColumnElement:
-    """0 for the exact user_id, then 1 exact, 2 prefix, 3 substring of a field; else NULL."""
-    fields = [fold(p.c[name]) for name in ("username", "first_name", "last_name", "email")]
+NAME_FIELDS = ("first_name", "last_name")
+CONTACT_FIELDS = ("username", "email")
+
+
+def _match_rank(p: Subquery, text: str, contacts: bool) -> ColumnElement:
+    """0 for the exact user_id, then 1 exact, 2 prefix, 3 substring of a field; else NULL.
+
+    The fields are the names, plus username and email when `contacts` is true.
+    """
+    names = NAME_FIELDS + (CONTACT_FIELDS if contacts else ())
+    fields = [fold(p.c[name]) for name in names]
     # The input goes through the same fold() as the columns, so both sides agree per dialect.
     needle = fold(literal(text))
     escaped = fold(literal(_like_literal(text)))
@@ -139,13 +148,13 @@ def _match_rank(p: Subquery, text: str) -> ColumnElement:
     return case(*whens)
 
 
-def _matches(query: str | None) -> Subquery:
+def _matches(query: str | None, contacts: bool = True) -> Subquery:
     """Subquery of the users matching `query`, each with its `rank` (all users when blank)."""
     p = people()
     text = search_text(query)
     if not text:
         return select(*p.c, literal(0).label("rank")).subquery("matches")
-    ranked = select(*p.c, _match_rank(p, text).label("rank")).subquery("ranked")
+    ranked = select(*p.c, _match_rank(p, text, contacts).label("rank")).subquery("ranked")
     return select(ranked).where(ranked.c.rank.is_not(None)).subquery("matches")
 
 
@@ -155,18 +164,24 @@ def search_users(
     tz: str = "UTC",
     limit: int | None = PAGE_SIZE,
     offset: int = 0,
+    contacts: bool = True,
 ) -> pd.DataFrame:
-    """USER_COLUMNS of the matching users: exact id, exact, prefix, substring, then user_id."""
-    m = _matches(query)
+    """USER_COLUMNS of the matching users: exact id, exact, prefix, substring, then user_id.
+
+    With `contacts` false (viewers) only names and ids are matched, never username or
+    email, so a search cannot confirm whose contact details those are.
+    """
+    m = _matches(query, contacts)
     stmt = select(*(m.c[c] for c in USER_COLUMNS)).order_by(m.c.rank, m.c.user_id)
     frame = fetch(bind, stmt.limit(limit).offset(offset))
     frame["first_seen"] = local_times(frame["first_seen"], tz)
     return frame[USER_COLUMNS]
 
 
-def count_users(bind: Engine | Connection, query: str | None = None) -> int:
-    """How many users match `query` (all known users when blank)."""
-    return fetch_scalar(bind, select(func.count()).select_from(_matches(query)))
+def count_users(bind: Engine | Connection, query: str | None = None,
+                contacts: bool = True) -> int:
+    """How many users match `query` (all known users when blank); `contacts` as in search."""
+    return fetch_scalar(bind, select(func.count()).select_from(_matches(query, contacts)))
 
 
 def users_report(engine: Engine, period: Period, search: str | None = None) -> pd.DataFrame:

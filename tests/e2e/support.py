@@ -80,3 +80,15 @@ def screenshot(page, name: str) -> None:
     page.set_viewport_size(VIEWPORT)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(ARTIFACTS / name, SCREENSHOTS / name)
+
+
+SERVER_DETAILS = ("Traceback", "Exception", "Error:", "StreamlitAPI", "psycopg2", "sqlalchemy",
+                  ".py")
+
+
+def no_traceback(page) -> None:
+    """No traceback, exception box or server detail (driver, library, source path) shown."""
+    assert page.get_by_test_id("stException").count() == 0
+    text = page.locator("body").inner_text().lower()
+    for bad in SERVER_DETAILS:
+        assert bad.lower() not in text, bad

@@ -20,6 +20,9 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
+# This revision's tables; later revisions create the tables they add themselves.
+TABLES = ("users", "bookings", "events", "free_lesson_registrations", "audit_log")
+
 
 def _indexed_column_lists(inspector: sa.Inspector, table: str) -> set[tuple[str, ...]]:
     found = {tuple(ix["column_names"]) for ix in inspector.get_indexes(table)}
@@ -32,7 +35,7 @@ def upgrade() -> None:
     bind = op.get_bind()
     inspector = sa.inspect(bind)
     existing = set(inspector.get_table_names())
-    for table in metadata.sorted_tables:
+    for table in (t for t in metadata.sorted_tables if t.name in TABLES):
         if table.name not in existing:
             table.create(bind)
             continue
