@@ -25,6 +25,7 @@ PAGES = [
      Permission.VIEW_DASHBOARDS),
     ("People", "pages/users.py", "Users", ":material/person_search:", Permission.VIEW_DASHBOARDS),
     ("People", "pages/audience.py", "Audience", ":material/groups:", Permission.VIEW_DASHBOARDS),
+    ("People", "pages/messages.py", "Messages", ":material/send:", Permission.COMPOSE_MESSAGES),
     ("People", "pages/audit_log.py", "Audit log", ":material/history:", Permission.VIEW_AUDIT_LOG),
 ]
 

@@ -9,8 +9,10 @@ tier and the last activity). Exporting needs the analyst role; the data layer ch
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
+from urllib.parse import parse_qs, quote, urlencode
 
 import pandas as pd
 from sqlalchemy import bindparam, exists, func, select
@@ -32,7 +34,7 @@ from hsl.metrics.common import (
 from hsl.metrics.leads import DEFAULT_RULES, TIERS, LeadRules, lead_scores
 from hsl.metrics.lessons import clicked_lesson
 from hsl.metrics.streams import natural_key
-from hsl.metrics.users import MAX_USER_ID, PAGE_SIZE, tme_link
+from hsl.metrics.users import MAX_USER_ID, PAGE_SIZE, parse_user_ids, tme_link
 from hsl.schema import BOOKING_STATUS, bookings, events, free_lesson_registrations, status_word
 
 AUDIENCE_COLUMNS = [
@@ -43,6 +45,99 @@ AUDIENCE_COLUMNS = [
 regs = free_lesson_registrations.c
 b = bookings.c
 e = events.c
+
+# The keys of the Audience page's query string, in the order of its widgets.
+QUERY_KEYS = ("lesson_type", "registered_from", "registered_to", "attended", "stream", "status",
+              "booked", "tier", "active_days", "event_type", "ids")
+ACTIVE_DAYS_MAX = 3650  # the Audience page's "active in the last N days" bound (0 = any)
+_ANSWERS = {"": None, "yes": True, "no": False}
+_STATUS_CODES = {word: code for code, word in BOOKING_STATUS.items()}
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_WHOLE = re.compile(r"[0-9]{1,6}")
+
+
+def _quoted(text: str) -> str:
+    """A query value quoted for a sentence, cut short so the sentence stays short."""
+    return repr(text if len(text) <= 40 else text[:40] + "…")
+
+
+class _Query:
+    """The values of an Audience page query string, read key by key with one-sentence errors."""
+
+    def __init__(self, query: str) -> None:
+        if not isinstance(query, str):
+            raise ValidationError("The audience query must be text, like lesson_type=python.")
+        try:
+            self.values = parse_qs(query.strip().removeprefix("?"), keep_blank_values=True,
+                                   errors="strict")
+        except UnicodeDecodeError:
+            raise ValidationError(
+                "The audience query holds percent-escapes that are not UTF-8 text."
+            ) from None
+        for key, texts in self.values.items():
+            if any("\x00" in t for t in texts):
+                raise ValidationError(f"In the audience query, {key} holds a NUL character.")
+
+    def last(self, key: str) -> str | None:
+        """The key's last value (the page reads the last one too), or None when absent."""
+        texts = self.values.get(key)
+        return texts[-1] if texts else None
+
+    def texts(self, key: str, allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        """Every value of a repeatable key, without repeats, each non-empty (and allowed)."""
+        found = tuple(dict.fromkeys(self.values.get(key, ())))
+        for text in found:
+            if not text:
+                raise ValidationError(f"In the audience query, {key} has an empty value.")
+            if allowed is not None and text not in allowed:
+                raise ValidationError(
+                    f"In the audience query, {key}={_quoted(text)} is not one of "
+                    f"{', '.join(allowed)}."
+                )
+        return found
+
+    def day(self, key: str) -> date | None:
+        text = self.last(key)
+        if text is None:
+            return None
+        try:
+            if not _ISO_DATE.fullmatch(text):
+                raise ValueError
+            return date.fromisoformat(text)
+        except ValueError:
+            raise ValidationError(
+                f"In the audience query, {key}={_quoted(text)} is not a date in YYYY-MM-DD form."
+            ) from None
+
+    def answer(self, key: str) -> bool | None:
+        text = self.last(key)
+        if text is None:
+            return None
+        if text not in _ANSWERS:
+            raise ValidationError(f"In the audience query, {key}={_quoted(text)} is not yes or no.")
+        return _ANSWERS[text]
+
+    def active_days(self) -> int | None:
+        text = self.last("active_days")
+        if text is None:
+            return None
+        digits = text.strip()
+        if not _WHOLE.fullmatch(digits) or int(digits) > ACTIVE_DAYS_MAX:
+            raise ValidationError(
+                f"In the audience query, active_days={_quoted(text)} is not a whole number "
+                f"from 0 to {ACTIVE_DAYS_MAX} (0 means any time)."
+            )
+        return int(digits) or None
+
+    def user_ids(self) -> tuple[int, ...] | None:
+        if "ids" not in self.values:
+            return None
+        ids, malformed = parse_user_ids(self.values["ids"])
+        if malformed:
+            raise ValidationError(
+                f"In the audience query, ids holds {_quoted(malformed[0])}, which is not a user id."
+            )
+        return tuple(ids)
 
 
 @dataclass(frozen=True)
@@ -96,6 +191,70 @@ class AudienceFilter:
         ]
         if bad_ids:
             raise ValidationError(f"{bad_ids[0]!r} is not a user id.")
+
+    @classmethod
+    def from_query(cls, query: str) -> AudienceFilter:
+        """The filter an Audience page address holds: its query string (a leading `?` is fine).
+
+        Keys as the page writes them: lesson_type, stream, event_type, tier and status
+        (status words) repeat; registered_from / registered_to are YYYY-MM-DD; attended and
+        booked are yes or no; active_days is 0..3650 (0 = any); ids is a comma list (an
+        empty `ids=` matches nobody). start, end, page and unknown keys are ignored; of a
+        repeated single-value key the last value counts, as on the page. A malformed value
+        is a ValidationError naming its key. Whether the ids exist is the caller's check.
+        """
+        q = _Query(query)
+        return cls(
+            lesson_types=q.texts("lesson_type"),
+            registered_from=q.day("registered_from"),
+            registered_to=q.day("registered_to"),
+            attended=q.answer("attended"),
+            streams=q.texts("stream"),
+            statuses=tuple(_STATUS_CODES[w] for w in q.texts("status", tuple(_STATUS_CODES))),
+            booked=q.answer("booked"),
+            tiers=q.texts("tier", TIERS),
+            active_within_days=q.active_days(),
+            event_types=q.texts("event_type"),
+            user_ids=q.user_ids(),
+        )
+
+    def to_query(self) -> str:
+        """The query string the Audience page writes for this filter (`from_query` reads it back).
+
+        Raises ValidationError for what the page cannot spell: a booking status code
+        without a word, or more than 3650 active days.
+        """
+        unspellable = [code for code in self.statuses if code not in BOOKING_STATUS]
+        if unspellable:
+            raise ValidationError(
+                f"The booking status {unspellable[0]} has no word an Audience link can hold."
+            )
+        days = self.active_within_days
+        if days is not None and days > ACTIVE_DAYS_MAX:
+            raise ValidationError(
+                f"An Audience link holds at most {ACTIVE_DAYS_MAX} active days, not {days}."
+            )
+        words = {True: "yes", False: "no"}
+        single = {
+            "registered_from": self.registered_from and self.registered_from.isoformat(),
+            "registered_to": self.registered_to and self.registered_to.isoformat(),
+            "attended": words.get(self.attended),
+            "booked": words.get(self.booked),
+            "active_days": None if days is None else str(days),
+            "ids": None if self.user_ids is None else ",".join(map(str, self.user_ids)),
+        }
+        repeated = {
+            "lesson_type": self.lesson_types,
+            "stream": self.streams,
+            "status": tuple(BOOKING_STATUS[code] for code in self.statuses),
+            "tier": self.tiers,
+            "event_type": self.event_types,
+        }
+        pairs = []
+        for key in QUERY_KEYS:  # the order of the page's widgets
+            values = repeated[key] if key in repeated else (single[key],)
+            pairs += [(key, v) for v in values if v is not None]
+        return urlencode(pairs, safe=",", quote_via=quote)
 
     def describe(self) -> dict[str, str]:
         """The filters that are set, as short text (for file names and captions)."""

@@ -36,6 +36,8 @@ class Permission(StrEnum):
     EXPORT = "export data"
     CHANGE_STREAM = "change course streams"
     VIEW_AUDIT_LOG = "read the audit log"
+    COMPOSE_MESSAGES = "compose messages"
+    SEND_MESSAGES = "send messages"
 
 
 LOWEST_ROLE = {
@@ -44,6 +46,8 @@ LOWEST_ROLE = {
     Permission.EXPORT: "analyst",
     Permission.CHANGE_STREAM: "admin",
     Permission.VIEW_AUDIT_LOG: "admin",
+    Permission.COMPOSE_MESSAGES: "analyst",
+    Permission.SEND_MESSAGES: "admin",
 }
 
 

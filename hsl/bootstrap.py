@@ -10,16 +10,18 @@ from sqlalchemy.engine import Engine
 from hsl import demo, migrate
 from hsl.db import check_connection, printable, sqlite_file
 from hsl.errors import ConflictError, DatabaseUnavailable
-from hsl.schema import BOT_TABLES
+from hsl.schema import BOT_TABLES, campaign_recipients, campaigns, worker_heartbeats
 
 
-def prepare(engine: Engine, *, is_demo: bool, size: demo.DemoSize | None = None) -> None:
+def prepare(engine: Engine, *, is_demo: bool, size: demo.DemoSize | None = None,
+            messaging: bool = False) -> None:
     """Make `engine` ready to read, or raise DatabaseUnavailable / ConflictError.
 
     The embedded demo database is created (its folder too), migrated and, when empty,
     filled with demo data (first run). A real database is only checked: reachable and at
     the newest migration; the app never changes a real schema on its own, the operator runs
     `python -m hsl init-db`. A real SQLite file is never created (see `load_settings`).
+    `messaging`: the campaign tables (migration 0003) are needed too.
     """
     if is_demo:
         make_sqlite_folder(engine)
@@ -30,12 +32,16 @@ def prepare(engine: Engine, *, is_demo: bool, size: demo.DemoSize | None = None)
             demo.load(engine, size or demo.DemoSize())
         return
     # Reading needs only the bot's tables; the app's own (audit_log) matter for writes.
-    missing = [t.name for t in BOT_TABLES if t.name not in inspect(engine).get_table_names()]
+    wanted = BOT_TABLES + (MESSAGING_TABLES if messaging else ())
+    missing = [t.name for t in wanted if t.name not in inspect(engine).get_table_names()]
     if missing:
         raise ConflictError(
             f"The database lacks the table(s) {', '.join(missing)}; "
             "run `python -m hsl init-db` against it."
         )
+
+
+MESSAGING_TABLES = (campaigns, campaign_recipients, worker_heartbeats)
 
 
 def make_sqlite_folder(engine: Engine) -> None:

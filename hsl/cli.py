@@ -1,4 +1,6 @@
-"""`python -m hsl`: init-db, demo and report (SPEC §7). Bad arguments exit 2 with one sentence."""
+"""`python -m hsl`: init-db, demo, report (SPEC §7), message and send-worker (SPEC §8).
+
+Bad arguments exit 2 with one sentence."""
 
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ from hsl.config import load_settings
 from hsl.db import check_connection, make_engine, printable, safe_url
 from hsl.errors import HslError, ValidationError
 from hsl.filters import DEFAULT_RANGE_DAYS, Period
+from hsl.messaging.commands import add_message_parser, run_message
 from hsl.reports import REPORTS, report_options, run_report
+from hsl.worker import add_worker_parser, run_worker
 
 
 class UsageError(Exception):
@@ -60,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--window-days", help="leads: the activity window in days (default 7)")
     rep.add_argument("--include-paying", action="store_true", help="leads: keep paying users")
     rep.add_argument("--search", help="users: name, @username, email or id (default: everyone)")
+
+    add_message_parser(sub)
+    add_worker_parser(sub)
 
     pw = sub.add_parser(
         "hash-password", help="hash a password (asked without echo, or read from stdin)"
@@ -223,6 +230,13 @@ def main(argv: list[str] | None = None) -> int:
             _report(args)
         elif args.command == "hash-password":
             print(password_entry(_read_password(), _text(args.user, "--user"), args.role))
+        elif args.command == "message":
+            settings = load_settings(args.db)
+            engine = _connect(args.db, create=settings.is_demo)
+            bootstrap.prepare(engine, is_demo=settings.is_demo, messaging=True)
+            return run_message(args, engine, settings)
+        elif args.command == "send-worker":
+            return run_worker(args, load_settings(args.db))
         elif args.command == "init-db":
             engine = _connect(args.db, create=True)
             migrate.upgrade(engine)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -11,12 +12,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hsl.db import normalize_url, sqlite_file
 from hsl.errors import ValidationError
+from hsl.messaging.transports import DEFAULT_API_URL as DEFAULT_TELEGRAM_API_URL
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SECRETS_FILE = PROJECT_DIR / ".streamlit" / "secrets.toml"
 DEFAULT_DEMO_PATH = PROJECT_DIR / ".data" / "hsl_demo.sqlite"
 DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
 MAX_STATEMENT_TIMEOUT_MS = 2_147_483_647  # PostgreSQL's largest statement_timeout
+DEFAULT_TELEGRAM_RATE = 25.0  # messages a second overall; Telegram allows about 30
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,10 @@ class Settings:
     is_demo: bool = True
     statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS
     auth_disabled: bool = False
+    # The bot token is never shown: not in repr, logs or errors (SPEC §8).
+    telegram_token: str | None = field(default=None, repr=False)
+    telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
+    telegram_rate: float = DEFAULT_TELEGRAM_RATE
     secrets: dict = field(default_factory=dict, repr=False, compare=False, hash=False)
 
 
@@ -72,6 +79,19 @@ def _timeout_ms(value: object) -> int:
     return int(text)
 
 
+def _rate(value: object) -> float:
+    try:
+        rate = float(str(value).strip()) if not isinstance(value, bool) else math.nan
+    except ValueError:
+        rate = math.nan
+    if not (math.isfinite(rate) and rate > 0):
+        raise ValidationError(
+            "The Telegram send rate (HSL_TELEGRAM_RATE) must be a number of messages a "
+            "second above 0, such as 25."
+        )
+    return rate
+
+
 def existing_only(raw: str) -> str:
     """A SQLite file URL rewritten to SQLite's URI form with `mode=rw`: never created.
 
@@ -110,11 +130,18 @@ def load_settings(db_url: str | None = None, secrets: dict | None = None) -> Set
         "statement_timeout_ms", DEFAULT_STATEMENT_TIMEOUT_MS
     )
     auth_off = os.environ.get("HSL_AUTH_DISABLED") or secrets.get("auth_disabled", False)
+    telegram = secrets.get("telegram") if isinstance(secrets.get("telegram"), dict) else {}
+    token = os.environ.get("HSL_TELEGRAM_BOT_TOKEN") or telegram.get("bot_token")
+    api_url = os.environ.get("HSL_TELEGRAM_API_URL") or telegram.get("api_url")
+    rate = os.environ.get("HSL_TELEGRAM_RATE") or telegram.get("rate", DEFAULT_TELEGRAM_RATE)
     return Settings(
         database_url=existing_only(url) if url else demo_url(),
         timezone=check_timezone(timezone),
         is_demo=not url,
         statement_timeout_ms=_timeout_ms(timeout),
         auth_disabled=_truthy(auth_off),
+        telegram_token=(token.strip() or None) if isinstance(token, str) else None,
+        telegram_api_url=str(api_url).strip() if api_url else DEFAULT_TELEGRAM_API_URL,
+        telegram_rate=_rate(rate),
         secrets=secrets,
     )

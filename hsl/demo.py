@@ -18,7 +18,15 @@ from sqlalchemy.engine import Engine
 
 from hsl.db import is_postgres
 from hsl.errors import ConflictError, ValidationError
-from hsl.schema import BOT_TABLES, bookings, events, free_lesson_registrations, users
+from hsl.schema import (
+    BOT_TABLES,
+    bookings,
+    campaign_recipients,
+    campaigns,
+    events,
+    free_lesson_registrations,
+    users,
+)
 
 HISTORY_DAYS = 180
 LESSON_TYPES = np.array(["python_basics", "data_analytics", "web_design", "qa_testing"])
@@ -227,10 +235,62 @@ def load(engine: Engine, size: DemoSize) -> dict[str, int]:
         raw.commit()
     finally:
         raw.close()
+    if campaigns.name in inspect(engine).get_table_names():
+        _past_campaigns(engine, frames, size)
     # Fresh statistics, or both planners pick poor indexes for the first queries.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM ANALYZE" if is_postgres(engine) else "ANALYZE")
     return {name: len(frame) for name, frame in frames.items()}
+
+
+DEMO_CAMPAIGNS = (  # (text, how many recipients, days before the anchor, status)
+    ("Hi {first_name|there}! The <b>Python basics</b> free lesson starts on Thursday at "
+     "19:00 — the link comes an hour before.", 60, 20, "done"),
+    ("{first_name|Friend}, the <i>new stream</i> opens next week: book a place with a 10% "
+     "discount until Sunday.", 40, 6, "done"),
+    ("Last call: the <b>data analytics</b> webinar is tomorrow.", 25, 1, "draft"),
+)
+
+
+def _past_campaigns(engine: Engine, frames: dict[str, pd.DataFrame], size: DemoSize) -> None:
+    """A few dry-run campaigns the Messages page can show: two sent, one draft."""
+    anchor = size.anchor or datetime.now(UTC).date()
+    people = frames["users"].dropna(subset=["first_seen_at"]).sort_values("user_id")
+    with engine.begin() as conn:
+        start = 0
+        for number, (text, count, days_ago, status) in enumerate(DEMO_CAMPAIGNS, start=1):
+            at = datetime.combine(anchor, datetime.min.time(), UTC) - pd.Timedelta(
+                days=days_ago, hours=-10)
+            campaign_id = conn.execute(campaigns.insert().values(
+                status=status, text=text, audience_kind="ids", created_by="Demo visitor",
+                audience=",".join(str(u) for u in people["user_id"].iloc[start:start + count]),
+                created_at=at, queued_at=None if status == "draft" else at,
+                started_at=None if status == "draft" else at,
+                finished_at=None if status == "draft" else at + pd.Timedelta(minutes=5),
+                dry_run=True)).inserted_primary_key[0]
+            chosen = people.iloc[start:start + count]
+            if status != "draft" and not chosen.empty:
+                conn.execute(campaign_recipients.insert(), [
+                    {"campaign_id": campaign_id, "user_id": int(row.user_id),
+                     "first_name": None if pd.isna(row.first_name) else row.first_name,
+                     "username": None if pd.isna(row.username) else row.username,
+                     "attempts": 1, "next_attempt_at": at,
+                     **_demo_outcome(i, number, at)}
+                    for i, row in enumerate(chosen.itertuples(index=False))])
+            start += count
+
+
+def _demo_outcome(i: int, number: int, at: datetime) -> dict:
+    """Mostly sent; every 23rd blocked the bot, every 31st had no chat (dry-run wording)."""
+    unsent = {"telegram_message_id": None, "sent_at": None}
+    if i % 23 == 22:
+        return {"status": "blocked", "error": "Telegram refused to deliver (Forbidden: bot "
+                "was blocked by the user).", **unsent}
+    if i % 31 == 30:
+        return {"status": "failed", "error": "Telegram rejected the message (Chat not found).",
+                **unsent}
+    return {"status": "sent", "error": None, "telegram_message_id": number * 1000 + i,
+            "sent_at": at + pd.Timedelta(seconds=i)}
 
 
 def _with_user_rows_for_all(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:

@@ -149,6 +149,59 @@ sign_in_attempts = Table(
     Column("last_failure_at", UTCDateTime),
 )
 
+# ---- Messaging (SPEC §8): campaigns, one row per campaign × person, and worker heartbeats.
+CAMPAIGN_STATUSES = ("draft", "scheduled", "sending", "paused", "done", "cancelled")
+RECIPIENT_STATUSES = ("pending", "sending", "sent", "failed", "blocked", "skipped", "unknown")
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", SurrogateKey, primary_key=True, autoincrement=True),
+    Column("status", Text, nullable=False),
+    Column("text", Text, nullable=False),  # the template as written (hsl.messaging.template)
+    Column("audience_kind", Text, nullable=False),  # audience | stream | ids
+    Column("audience", Text, nullable=False),  # the query string, the stream, or the ids
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("scheduled_at", UTCDateTime),  # not before this moment; NULL: as soon as queued
+    Column("queued_at", UTCDateTime),  # recipients frozen
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("dry_run", Boolean, nullable=False, server_default="0"),
+    Index(None, "status", "scheduled_at"),
+)
+
+campaign_recipients = Table(
+    "campaign_recipients",
+    metadata,
+    Column("campaign_id", BigInteger, ForeignKey("campaigns.id", ondelete="CASCADE"),
+           primary_key=True, autoincrement=False),
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("status", Text, nullable=False),
+    Column("first_name", Text),  # frozen with the list: what {first_name} becomes
+    Column("username", Text),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("error", Text),
+    Column("telegram_message_id", BigInteger),
+    Column("sent_at", UTCDateTime),
+    Column("next_attempt_at", UTCDateTime),  # due from this moment (retries back off)
+    Column("claimed_by", Text),  # the worker holding a `sending` row
+    # The worker's claim: due pending rows of one campaign in user order.
+    Index(None, "campaign_id", "status", "next_attempt_at"),
+    # "Did this person block the bot last time?" when a new list is frozen.
+    Index(None, "user_id", "sent_at"),
+)
+
+worker_heartbeats = Table(
+    "worker_heartbeats",
+    metadata,
+    Column("worker_id", Text, primary_key=True),
+    Column("host", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+)
+
 BOT_TABLES = (users, bookings, events, free_lesson_registrations)
 
 BOOKING_STATUS = {-1: "cancelled", 0: "new", 1: "pending", 2: "confirmed"}

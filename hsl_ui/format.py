@@ -84,6 +84,19 @@ LABELS: dict[str, str] = {
     "record": "Record",
     "change": "Change",
     "reason": "Reason",
+    # Messages page
+    "text": "Message",
+    "progress": "Progress",
+    "recipients": "Recipients",
+    "sent": "Sent",
+    "failed": "Failed",
+    "blocked": "Blocked",
+    "skipped": "Skipped",
+    "unknown": "Unknown",
+    "attempts": "Attempts",
+    "error": "Error",
+    "telegram_message_id": "Telegram message",
+    "sent_at": "Sent at",
 }
 
 # Columns holding fractions 0..1 that are shown as percentages.

@@ -56,15 +56,15 @@ def optional_date(key: str, label: str, **kwargs: object) -> date | None:
                        format="YYYY-MM-DD", **kwargs)
 
 
-def user_id_param(key: str = "user") -> int | None:
-    """The user id in `?key=ID`, or None; a malformed one is dropped with a notice."""
+def user_id_param(key: str = "user", what: str = "user id") -> int | None:
+    """The id in `?key=ID` (1 .. 2^63−1), or None; a malformed one is dropped with a notice."""
     text = st.query_params.get(key)
     if text is None:
         return None
     if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_USER_ID:
         return int(text)
     st.query_params.pop(key)
-    st.info(f"Ignored {fmt.code(key + '=' + text)} from the link: it is not a user id.",
+    st.info(f"Ignored {fmt.code(key + '=' + text)} from the link: it is not a {what}.",
             icon=":material/link_off:")
     return None
 

@@ -45,14 +45,14 @@ TABLE_CELL_CHARS = 1000  # a longer text from the data is cut on screen (CSVs ke
 
 def _inert(frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` with every text cell made inert (`fmt.plain`): no controls, no bidi overrides."""
-    texts = [c for c in frame.columns
-             if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])]
+    texts = [i for i, dtype in enumerate(frame.dtypes)
+             if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)]
     if not texts:
         return frame
     out = frame.copy()
-    for column in texts:
-        out[column] = frame[column].map(
-            lambda v: fmt.plain(v, TABLE_CELL_CHARS) if isinstance(v, str) else v)
+    for i in texts:
+        out.isetitem(i, frame.iloc[:, i].map(
+            lambda v: fmt.plain(v, TABLE_CELL_CHARS) if isinstance(v, str) else v))
     return out
 
 

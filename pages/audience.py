@@ -41,6 +41,9 @@ def show_people(flt: AudienceFilter) -> None:
     rows = state.audience_rows(actor, flt, tz, now, limit=PAGE_SIZE, offset=offset)
     with table:
         people.table(people.audience_view(rows), actor, people.AUDIENCE_WIDTHS)
+    if can(actor, Permission.COMPOSE_MESSAGES):
+        st.page_link("pages/messages.py", label="Message these people",
+                     icon=":material/send:", query_params={"audience": flt.to_query()})
     if can(actor, Permission.EXPORT):
         engine = state.engine()
         named = {**flt.describe(), **({"statuses": "+".join(statuses)} if statuses else {})}

@@ -77,7 +77,14 @@ PAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "pages/audience.py": (*DATES, "lesson_type", "registered_from", "registered_to", "attended",
                           "booked", "stream", "status", "tier", "active_days", "event_type",
                           "ids", "page"),
+    "pages/messages.py": (*DATES, "audience", "campaign"),
     "pages/audit_log.py": (*DATES, "user", "actor"),
+}
+# The pages a role may open (the rest are not in its navigation).
+ROLE_PAGES = {
+    "viewer": [p for p in PAGE_PARAMS if p not in ("pages/audit_log.py", "pages/messages.py")],
+    "analyst": [p for p in PAGE_PARAMS if p != "pages/audit_log.py"],
+    "admin": list(PAGE_PARAMS),
 }
 URL_PATHS = {script: script.removeprefix("pages/").removesuffix(".py") for script in PAGE_PARAMS}
 URL_PATHS["pages/overview.py"] = ""  # the default page lives at the app's root

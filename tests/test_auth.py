@@ -38,7 +38,8 @@ SECRETS = {
 
 @pytest.mark.parametrize("role, allowed", [
     ("viewer", {Permission.VIEW_DASHBOARDS}),
-    ("analyst", {Permission.VIEW_DASHBOARDS, Permission.VIEW_CONTACTS, Permission.EXPORT}),
+    ("analyst", {Permission.VIEW_DASHBOARDS, Permission.VIEW_CONTACTS, Permission.EXPORT,
+                 Permission.COMPOSE_MESSAGES}),
     ("admin", set(Permission)),
 ])
 def test_each_role_has_its_permissions_and_those_below(role, allowed):

@@ -25,6 +25,7 @@ from tests.hostile import (
     MAX_ID,
     PAGE_PARAMS,
     REORDERING,
+    ROLE_PAGES,
     URL_WALK,
     hostile_rows,
     storable,
@@ -37,11 +38,7 @@ from tests.pages_support import (  # noqa: F401 - clean_env and navigation_as_se
     spy_downloads,
 )
 
-ROLES_PAGES = {
-    "viewer": [p for p in PAGE_PARAMS if p != "pages/audit_log.py"],
-    "analyst": [p for p in PAGE_PARAMS if p != "pages/audit_log.py"],
-    "admin": list(PAGE_PARAMS),
-}
+ROLES_PAGES = ROLE_PAGES
 # Raw text that Markdown would turn into a link, markup or an HTML element, or that
 # reorders or hides text. fmt.md escapes or breaks every one of them.
 LIVE = re.compile(

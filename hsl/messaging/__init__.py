@@ -1,0 +1,1 @@
+"""Messaging: Telegram broadcasts to a cohort (templates, campaigns, delivery, transports)."""

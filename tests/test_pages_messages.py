@@ -1,0 +1,105 @@
+"""The Messages page through AppTest: compose for pasted ids, the count and the preview, send
+(admins) or save a draft (analysts), the campaign list and one campaign, on SQLite and
+PostgreSQL. Delivery itself is the worker's (tests/test_worker.py)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from hsl.db import make_engine
+from hsl.schema import campaign_recipients, campaigns
+from tests.conftest import loaded_engine, url_of
+from tests.fixtures import utc
+from tests.pages_support import (  # noqa: F401 - clean_env and navigation_as_served are autouse
+    clean_env,
+    errors,
+    navigation_as_served,
+    open_page,
+    shown,
+)
+
+MESSAGES = "pages/messages.py"
+TOKEN = "123456:page-test-token-never-shown"
+
+
+def _user(user_id: int, first: str | None, username: str | None) -> dict:
+    return {"user_id": user_id, "username": username, "first_name": first, "last_name": None,
+            "language_code": "ru", "first_seen_at": utc("2026-03-01 10:00"),
+            "updated_at": utc("2026-03-01 10:00")}
+
+
+ROWS = {
+    "users": [_user(701, "Анна", "anna_k"), _user(702, "<b>Bob</b>", None),
+              _user(703, None, "carol")],
+    "free_lesson_registrations": [{
+        "user_id": 703, "username": "carol", "first_name": "Carol", "email": "c@example.org",
+        "registered_at": utc("2026-03-02 10:00"), "notification_sent": True,
+        "lesson_type": "python_basics", "lesson_date": date(2026, 3, 5)}],
+}
+
+
+@pytest.fixture
+def db_url(backend, database_factory) -> str:
+    return url_of(loaded_engine(backend, database_factory, ROWS))
+
+
+def compose(monkeypatch, url: str, role: str, text: str, ids: str):
+    monkeypatch.setenv("HSL_TELEGRAM_BOT_TOKEN", TOKEN)
+    at = open_page(monkeypatch, url, MESSAGES, role=role)
+    next(r for r in at.radio if r.label == "Send to").set_value("ids").run()
+    next(t for t in at.text_area if t.label == "User IDs").input(ids).run()
+    return next(t for t in at.text_area if t.label == "Message").input(text).run()
+
+
+def rows(url: str) -> list[tuple]:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(campaigns.c.id, campaigns.c.status, campaign_recipients.c.user_id,
+                   campaign_recipients.c.status)
+            .select_from(campaigns.outerjoin(campaign_recipients))
+            .order_by(campaigns.c.id, campaign_recipients.c.user_id)).all()
+    engine.dispose()
+    return [tuple(r) for r in found]
+
+
+def test_an_admin_sees_the_count_and_previews_and_sends(monkeypatch, db_url):
+    at = compose(monkeypatch, db_url, "admin", "Hi {first_name|friend}!", "701 702 abc 999 703")
+    assert not at.exception and errors(at) == []
+    count = next(m.value for m in at.markdown if "will get it" in m.value)
+    assert shown(count) == ("**3 people** will get it; left out, not user IDs: `abc`; "
+                            "left out, unknown IDs: `999`.")
+    # Three real recipients, names escaped as Telegram HTML and shown as text here.
+    assert [t.value for t in at.text] == ["Hi Анна!", "Hi <b>Bob</b>!", "Hi Carol!"]
+    assert TOKEN not in str(at._tree)
+    next(c for c in at.checkbox if c.label == "I confirm sending to 3 people").check().run()
+    next(b for b in at.button if b.label == "Send to 3 people").click().run()
+    assert not at.exception and errors(at) == []
+    assert "Queued campaign #1; the worker sends it." in [s.value for s in at.success]
+    assert rows(db_url) == [(1, "scheduled", 701, "pending"), (1, "scheduled", 702, "pending"),
+                            (1, "scheduled", 703, "pending")]
+
+
+def test_an_analyst_saves_a_draft_and_cannot_send(monkeypatch, db_url):
+    at = compose(monkeypatch, db_url, "analyst", "Hello {username|there}", "701")
+    assert not [b for b in at.button if b.label.startswith("Send to")]
+    assert "Your role (analyst) saves drafts; an admin sends them." in [
+        c.value for c in at.caption]
+    next(b for b in at.button if b.label == "Save draft").click().run()
+    assert "Saved draft #1." in [s.value for s in at.success]
+    assert rows(db_url) == [(1, "draft", None, None)]
+
+
+def test_a_broken_template_is_one_sentence(monkeypatch, db_url):
+    at = compose(monkeypatch, db_url, "admin", "Hi {last_name}", "701")
+    assert not at.exception
+    assert len(errors(at)) == 1 and "{last_name}" in errors(at)[0]
+    assert not [b for b in at.button if b.label.startswith("Send to")]
+
+
+def test_viewers_have_no_messages_page(monkeypatch, db_url):
+    at = open_page(monkeypatch, db_url, "pages/overview.py", role="viewer")
+    assert "Messages" not in str(at.sidebar)
