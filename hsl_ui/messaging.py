@@ -254,7 +254,7 @@ def _progress(campaign_id: int, actor: Actor, tz: str) -> None:
             st.progress(counts.get("sent", 0) / total,
                         text=f"{fmt.count(counts.get('sent', 0))} of {fmt.people(total)} sent")
         if can(actor, Permission.SEND_MESSAGES):
-            _actions(found, actor, tz)
+            _actions(found, actor, tz, counts)
         if recipients.empty:
             charts.no_data()
             return
@@ -265,8 +265,11 @@ def _progress(campaign_id: int, actor: Actor, tz: str) -> None:
                                mime="text/csv", icon=":material/download:", on_click="ignore")
 
 
-def _actions(found: campaigns.Campaign, actor: Actor, tz: str) -> None:
-    buttons = ACTIONS.get(found.status, ())
+def _actions(found: campaigns.Campaign, actor: Actor, tz: str, counts: pd.Series) -> None:
+    """The admin's buttons for the campaign's status; a retry only when there is something
+    to retry."""
+    buttons = [a for a in ACTIONS.get(found.status, ())
+               if not a.startswith("retry_") or counts.get(a.removeprefix("retry_"), 0)]
     columns = st.columns(max(len(buttons), 1) + 3)
     for column, action in zip(columns, buttons, strict=False):
         if column.button(ACTION_LABELS[action], key=f"{action}:{found.id}"):

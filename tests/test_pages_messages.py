@@ -103,3 +103,30 @@ def test_a_broken_template_is_one_sentence(monkeypatch, db_url):
 def test_viewers_have_no_messages_page(monkeypatch, db_url):
     at = open_page(monkeypatch, db_url, "pages/overview.py", role="viewer")
     assert "Messages" not in str(at.sidebar)
+
+
+def test_a_done_campaign_offers_a_retry_only_for_what_failed(monkeypatch, db_url):
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(campaigns.insert().values(
+            id=1, status="done", text="Hi {first_name|friend}", audience_kind="ids",
+            audience="701 702", created_at=utc("2026-03-10 10:00"), created_by="alice",
+            queued_at=utc("2026-03-10 10:00"), dry_run=False))
+        conn.execute(campaign_recipients.insert(), [
+            {"campaign_id": 1, "user_id": 701, "status": "sent", "attempts": 1,
+             "error": None, "telegram_message_id": 11, "sent_at": utc("2026-03-10 10:01")},
+            {"campaign_id": 1, "user_id": 702, "status": "failed", "attempts": 1,
+             "error": "Telegram rejected the message (Chat not found).",
+             "telegram_message_id": None, "sent_at": None}])
+    engine.dispose()
+    monkeypatch.setenv("HSL_TELEGRAM_BOT_TOKEN", TOKEN)
+    at = open_page(monkeypatch, db_url, MESSAGES, role="admin", campaign="1")
+    assert not at.exception and errors(at) == []
+    assert [m.value for m in at.metric][:3] == ["Done", "1", "1"]  # status, sent, failed
+    labels = [b.label for b in at.button]
+    assert "Retry failed" in labels and "Retry unknown" not in labels
+    next(b for b in at.button if b.label == "Retry failed").click().run()
+    assert not at.exception and errors(at) == []
+    assert rows(db_url) == [(1, "sending", 701, "sent"), (1, "sending", 702, "pending")]
+    viewer_like = open_page(monkeypatch, db_url, MESSAGES, role="analyst", campaign="1")
+    assert not [b for b in viewer_like.button if b.label.startswith("Retry")]

@@ -28,6 +28,16 @@ CHROMIUM_ARGS = [
 STARTUP_SECONDS = 90
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items) -> None:
+    """Browser tests run one after another on one xdist worker (`--dist loadgroup`): each
+    starts servers and a Chromium, and two at once on a small machine would race their
+    own timeouts; the other worker takes the rest of the suite meanwhile."""
+    for item in items:
+        if "/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
