@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
 from hsl import demo, migrate
-from hsl.db import check_connection, printable, sqlite_file
-from hsl.errors import ConflictError, DatabaseUnavailable
+from hsl.db import check_connection, make_sqlite_folder, sqlite_file
+from hsl.errors import ConflictError
 from hsl.schema import BOT_TABLES, campaign_recipients, campaigns, worker_heartbeats
 
 
@@ -23,8 +21,9 @@ def prepare(engine: Engine, *, is_demo: bool, size: demo.DemoSize | None = None,
     `python -m hsl init-db`. A real SQLite file is never created (see `load_settings`).
     `messaging`: the campaign tables (migration 0003) are needed too.
     """
-    if is_demo:
-        make_sqlite_folder(engine)
+    path = sqlite_file(engine.url) if engine.dialect.name == "sqlite" else None
+    if is_demo and path is not None:
+        make_sqlite_folder(path)
     check_connection(engine)
     if is_demo:
         migrate.upgrade(engine)
@@ -42,16 +41,3 @@ def prepare(engine: Engine, *, is_demo: bool, size: demo.DemoSize | None = None,
 
 
 MESSAGING_TABLES = (campaigns, campaign_recipients, worker_heartbeats)
-
-
-def make_sqlite_folder(engine: Engine) -> None:
-    """Create the folder of the engine's SQLite file (write commands and the demo only)."""
-    path = sqlite_file(engine.url) if engine.dialect.name == "sqlite" else None
-    if path is None:
-        return
-    try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise DatabaseUnavailable(
-            f"Cannot create the SQLite database at {printable(path)}."
-        ) from err

@@ -116,6 +116,16 @@ def printable(text: str) -> str:
     )
 
 
+def make_sqlite_folder(path: str) -> None:
+    """Create the folder of SQLite file `path` (write commands and the demo only)."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DatabaseUnavailable(
+            f"Cannot create the SQLite database at {printable(path)}."
+        ) from err
+
+
 def make_engine(raw_url: str, statement_timeout_ms: int = 30_000, *,
                 create: bool = False) -> Engine:
     """Return a pooled engine with pre-ping; PostgreSQL sessions get a statement timeout.
@@ -130,12 +140,7 @@ def make_engine(raw_url: str, statement_timeout_ms: int = 30_000, *,
     if url.get_backend_name() == "sqlite":
         path = sqlite_file(url)
         if path is not None and create:
-            try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as err:
-                raise DatabaseUnavailable(
-                    f"Cannot create the SQLite database at {printable(path)}."
-                ) from err
+            make_sqlite_folder(path)
             if url.query.get("mode") == "rw":
                 url = url.update_query_dict({"mode": "rwc"})
         elif path is not None and url.query.get("mode") in ("rw", "ro"):
