@@ -245,7 +245,8 @@ def _progress(campaign_id: int, actor: Actor, tz: str) -> None:
         recipients = campaigns.campaign_status(engine, campaign_id, tz)
         counts = recipients["status"].value_counts()
         total = len(recipients)
-        cards = st.columns(6)
+        # Two rows of three: six cards side by side are cut off on a narrow screen.
+        cards = [*st.columns(3), *st.columns(3)]
         cards[0].metric("Status", fmt.human(found.status), border=True)
         for card, word in zip(cards[1:], ("sent", "failed", "blocked", "skipped", "unknown"),
                               strict=True):
@@ -258,7 +259,7 @@ def _progress(campaign_id: int, actor: Actor, tz: str) -> None:
         if recipients.empty:
             charts.no_data()
             return
-        tables.show(recipients.assign(user_id=recipients["user_id"].astype("string")))
+        tables.show(recipients.astype({"user_id": "string", "telegram_message_id": "string"}))
         if can(actor, Permission.EXPORT):
             st.download_button("Download CSV", data=export.to_csv_bytes(recipients),
                                file_name=export.file_name("campaign", number=str(campaign_id)),
