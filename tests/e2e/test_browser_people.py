@@ -168,7 +168,7 @@ def test_the_audience_for_an_admin_and_for_a_viewer(people_app, page, browser):
     sign_in(page, base, "alice", query)
     page.get_by_text(re.compile(r"^[\d,]+ (people match|person matches)$")).wait_for(
         timeout=LOAD_MS)
-    assert page.get_by_role("button", name="Download CSV").is_visible()
+    page.get_by_role("button", name="Download CSV").wait_for(timeout=LOAD_MS)  # drawn after it
     screenshot(page, "audience.png")
 
     viewer = new_page(browser)
