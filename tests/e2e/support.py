@@ -35,8 +35,12 @@ def open_from_navigation(page, app_url: str, title: str) -> None:
     page.get_by_text(LOADED).wait_for(timeout=LOAD_MS)
     link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True)
     link.wait_for(timeout=LOAD_MS)
+    path = link.get_attribute("href").split("?")[0].rstrip("/").rsplit("/", 1)[-1]
     link.click()
-    page.get_by_role("heading", name=title, exact=True).wait_for(timeout=LOAD_MS)
+    # The front page has headings named like other pages ("Funnel"): wait for the address first
+    page.wait_for_url(re.compile(rf"/{re.escape(path)}(\?|$)"), timeout=LOAD_MS)
+    page.get_by_role("heading", name=title, exact=True, level=1).wait_for(timeout=LOAD_MS)
+    page.get_by_text(LOADED).wait_for(timeout=LOAD_MS)
 
 
 def choose(page, label: str, option: str) -> None:
