@@ -202,6 +202,70 @@ worker_heartbeats = Table(
     Column("seen_at", UTCDateTime, nullable=False),
 )
 
+# ---- Summaries (SPEC §9): what needs all history, kept by hsl.summaries.refresh. Days are
+# local days of the timezone in `summary_state.tz`; timestamps are UTC like the bot's.
+summary_state = Table(
+    "summary_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # always 1: one row
+    Column("tz", Text, nullable=False),
+    Column("events_max_id", BigInteger, nullable=False),  # the highest event id read
+    Column("events_high_at", UTCDateTime),  # the newest event time read
+    Column("refreshed_at", UTCDateTime, nullable=False),  # when the data read was current
+    Column("rebuilt_at", UTCDateTime, nullable=False),  # the last full rebuild
+)
+
+summary_users = Table(
+    "summary_users",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    # In `users`, `bookings` or `free_lesson_registrations`, and the earliest time there.
+    Column("known_elsewhere", Boolean, nullable=False, server_default="0"),
+    Column("seen_elsewhere_at", UTCDateTime),
+    Column("events", BigInteger, nullable=False, server_default="0"),
+    Column("first_event_at", UTCDateTime),
+    Column("last_event_at", UTCDateTime),
+    Column("first_seen_at", UTCDateTime),  # the earlier of seen_elsewhere_at, first_event_at
+    Index(None, "first_seen_at"),
+)
+
+summary_user_days = Table(
+    "summary_user_days",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("day", Date, primary_key=True),
+    Column("events", BigInteger, nullable=False),
+    Column("first_at", UTCDateTime, nullable=False),
+    Column("last_at", UTCDateTime, nullable=False),
+    Index(None, "day"),
+)
+
+summary_days = Table(
+    "summary_days",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("events", BigInteger, nullable=False),
+    Column("active_users", BigInteger, nullable=False),
+)
+
+summary_day_types = Table(
+    "summary_day_types",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("event_type", Text, primary_key=True),
+    Column("events", BigInteger, nullable=False),
+)
+
+summary_lesson_clicks = Table(
+    "summary_lesson_clicks",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("lesson_type", Text, primary_key=True),
+)
+
+SUMMARY_TABLES = (summary_users, summary_user_days, summary_days, summary_day_types,
+                  summary_lesson_clicks)
+
 BOT_TABLES = (users, bookings, events, free_lesson_registrations)
 
 BOOKING_STATUS = {-1: "cancelled", 0: "new", 1: "pending", 2: "confirmed"}

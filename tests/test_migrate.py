@@ -198,10 +198,12 @@ def test_a_database_at_the_baseline_gets_only_the_app_tables_added_later(empty_e
     result = run_hsl("init-db", "--db", url_of(empty_engine))
     assert (result.returncode, result.stderr) == (0, "")
     after = schema_snapshot(empty_engine)
-    assert set(after) - set(before) == {  # 0002 sign-in, 0003 messaging; nothing else
-        "sign_in_attempts", "campaigns", "campaign_recipients", "worker_heartbeats"}
+    assert set(after) - set(before) == {  # 0002 sign-in, 0003 messaging, 0004 summaries
+        "sign_in_attempts", "campaigns", "campaign_recipients", "worker_heartbeats",
+        "summary_state", "summary_users", "summary_user_days", "summary_days",
+        "summary_day_types", "summary_lesson_clicks"}
     assert {t: after[t] for t in before} == before
-    assert version_in(empty_engine) == ["0003"] == [head_revision()]
+    assert version_in(empty_engine) == ["0004"] == [head_revision()]
 
 
 def test_the_sign_in_table_matches_the_schema(empty_engine):

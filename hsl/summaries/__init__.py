@@ -1,0 +1,82 @@
+"""Summary tables (SPEC §9): what the reports need from all of history, kept by `refresh`.
+
+Reports ask `current(engine, tz)` whether to read the summaries. They do when the tables
+exist, a refresh has filled them, and their days are in the timezone asked for; otherwise
+(and inside `raw_path()`, which the tests and the bench use as the reference) they read
+the bot's tables as before. Both paths give the same numbers for the data the last
+refresh read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import inspect, select
+from sqlalchemy.engine import Connection, Engine
+
+from hsl.db import reading
+from hsl.schema import summary_state
+
+_RAW: ContextVar[bool] = ContextVar("hsl_summaries_raw_path", default=False)
+_HAS_TABLES: WeakKeyDictionary[Engine, bool] = WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class SummaryState:
+    """What the last refresh read: its timezone, the highest event id, when it was current."""
+
+    tz: str
+    events_max_id: int
+    events_high_at: datetime | None
+    refreshed_at: datetime
+    rebuilt_at: datetime
+
+
+@contextmanager
+def raw_path() -> Iterator[None]:
+    """Within this block every report reads the bot's tables only (the reference path)."""
+    token = _RAW.set(True)
+    try:
+        yield
+    finally:
+        _RAW.reset(token)
+
+
+def has_tables(engine: Engine) -> bool:
+    """True when the database has the summary tables (migration 0004); remembered once seen."""
+    if _HAS_TABLES.get(engine):
+        return True
+    found = inspect(engine).has_table(summary_state.name)
+    if found:
+        _HAS_TABLES[engine] = True
+    return found
+
+
+def read_state(bind: Engine | Connection) -> SummaryState | None:
+    """The summaries' state row, or None before the first refresh (or without the tables)."""
+    if isinstance(bind, Engine):
+        if not has_tables(bind):
+            return None
+        with reading(bind) as conn:
+            return read_state(conn)
+    row = bind.execute(select(summary_state).where(summary_state.c.id == 1)).first()
+    if row is None:
+        return None
+    m = row._mapping
+    return SummaryState(m["tz"], int(m["events_max_id"]), m["events_high_at"],
+                        m["refreshed_at"], m["rebuilt_at"])
+
+
+def current(engine: Engine, tz: str | None = None) -> SummaryState | None:
+    """The state when reports should read the summaries (for days in `tz`), else None."""
+    if _RAW.get():
+        return None
+    state = read_state(engine)
+    if state is None or (tz is not None and state.tz != tz):
+        return None
+    return state
