@@ -24,6 +24,7 @@ from hsl.errors import HslError, ValidationError
 from hsl.filters import DEFAULT_RANGE_DAYS, Period
 from hsl.messaging.commands import add_message_parser, run_message
 from hsl.reports import REPORTS, report_options, run_report
+from hsl.summaries.refresh import refresh_command
 from hsl.worker import add_worker_parser, run_worker
 
 
@@ -64,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--window-days", help="leads: the activity window in days (default 7)")
     rep.add_argument("--include-paying", action="store_true", help="leads: keep paying users")
     rep.add_argument("--search", help="users: name, @username, email or id (default: everyone)")
+
+    ref = sub.add_parser("refresh", help="bring the summary tables up to date (one transaction)")
+    ref.add_argument("--db")
+    ref.add_argument("--full", action="store_true", help="rebuild every summary from all history")
 
     add_message_parser(sub)
     add_worker_parser(sub)
@@ -237,6 +242,11 @@ def main(argv: list[str] | None = None) -> int:
             return run_message(args, engine, settings)
         elif args.command == "send-worker":
             return run_worker(args, load_settings(args.db))
+        elif args.command == "refresh":
+            settings = load_settings(args.db)
+            engine = _connect(args.db, create=settings.is_demo)
+            bootstrap.prepare(engine, is_demo=settings.is_demo)
+            print(refresh_command(engine, settings.timezone, full=args.full))
         elif args.command == "init-db":
             engine = _connect(args.db, create=True)
             migrate.upgrade(engine)

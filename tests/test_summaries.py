@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import delete, insert, select, update
 
 from hsl.schema import (
+    BOT_TABLES,
     bookings,
     events,
     free_lesson_registrations,
@@ -27,6 +28,8 @@ from hsl.schema import (
 )
 from hsl.summaries import raw_path, read_state
 from hsl.summaries.refresh import refresh
+from tests.conftest import url_of
+from tests.fixtures.foundation import run_hsl
 
 TZ = "Europe/Moscow"  # UTC+3: 22:30 UTC is the next local day
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -188,3 +191,25 @@ def test_a_new_timezone_rebuilds_the_days(db):
     assert result.full
     assert stored(db)["days"][date(2026, 11, 19)] == (1, 1)  # 22:30 UTC is the 19th in UTC
     assert read_state(db).tz == "UTC"
+
+
+def test_the_refresh_command_says_what_it_did(db):
+    url = url_of(db)
+    first = run_hsl("refresh", "--db", url, env={"HSL_TIMEZONE": TZ})
+    assert (first.returncode, first.stderr) == (0, "")
+    assert first.stdout.startswith("Rebuilt every summary in ")
+    assert f"days in {TZ}." in first.stdout
+    again = run_hsl("refresh", "--db", url, env={"HSL_TIMEZONE": TZ})
+    # nothing new: the trailing day of the newest event (Moscow 30 Nov) is recounted
+    assert again.stdout.startswith(
+        "Refreshed the summaries (1 local day recounted, 0 deleted users removed) in ")
+
+
+def test_the_refresh_command_on_a_database_without_summaries_says_what_to_run(empty_engine):
+    with empty_engine.begin() as conn:
+        for table in BOT_TABLES:
+            table.create(conn)
+    result = run_hsl("refresh", "--db", url_of(empty_engine))
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith(
+        "The database has no summary tables yet; run `python -m hsl init-db` against it.")

@@ -53,6 +53,7 @@ from sqlalchemy.sql import ColumnElement
 
 from hsl.config import check_timezone
 from hsl.db import day_of, is_postgres, json_field, utc, writing
+from hsl.errors import ConflictError
 from hsl.filters import utc_now
 from hsl.schema import (
     SUMMARY_TABLES,
@@ -68,7 +69,7 @@ from hsl.schema import (
     summary_users,
     users,
 )
-from hsl.summaries import SummaryState, read_state
+from hsl.summaries import SummaryState, has_tables, read_state
 
 CLICK_EVENT = "lesson_link_clicked"
 LOOKBACK = timedelta(hours=24)
@@ -135,6 +136,19 @@ def refresh(engine: Engine, tz: str, *, full: bool = False, lookback: timedelta 
         _write_state(conn, state)
     counted = len(days) if days is not None else -1
     return RefreshResult(rebuild, counted, len(gone), time.perf_counter() - started, state)
+
+
+def refresh_command(engine: Engine, tz: str, *, full: bool = False) -> str:
+    """`python -m hsl refresh`: run one refresh and say what it did in one sentence."""
+    if not has_tables(engine):
+        raise ConflictError(
+            "The database has no summary tables yet; run `python -m hsl init-db` against it.")
+    done = refresh(engine, tz, full=full)
+    what = "Rebuilt every summary" if done.full else (
+        f"Refreshed the summaries ({done.days} local day{'s' * (done.days != 1)} recounted, "
+        f"{done.removed_users} deleted user{'s' * (done.removed_users != 1)} removed)")
+    return (f"{what} in {done.seconds:.2f} s; they hold the data as of "
+            f"{done.state.refreshed_at:%Y-%m-%d %H:%M:%S} UTC, days in {tz}.")
 
 
 class _exclusive:
