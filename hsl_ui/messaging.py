@@ -24,7 +24,7 @@ from hsl.errors import HslError, NotFoundError
 from hsl.filters import utc_now
 from hsl.messaging import audience, campaigns, template
 from hsl.worker import worker_seen
-from hsl_ui import banners, charts, state, tables
+from hsl_ui import banners, state, tables
 from hsl_ui import format as fmt
 
 REFRESH_SECONDS = 2  # how often the list and a sending campaign are redrawn
@@ -155,7 +155,7 @@ def _when(tz: str) -> datetime | None:
         return None
     day_box, time_box = st.columns(2)
     day = day_box.date_input("Day", min_value=date.today(), format="YYYY-MM-DD")
-    at = time_box.time_input("Time", value=time(10, 0), step=300)
+    at = time_box.time_input(f"Time ({fmt.md(tz)})", value=time(10, 0), step=300)
     return datetime.combine(day, at, tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
@@ -201,22 +201,31 @@ def campaign_list() -> None:
         if overview.empty:
             st.caption("No campaigns yet.")
             return
+        draft = overview["status"] == "draft"  # nobody is frozen yet: no count to show
+        recipients = overview["recipients"].astype("Int64").mask(draft)
+        # The numbers first and the message last: on a narrow screen only the text (already
+        # cut to 80 characters) goes past the edge, and the ID stays pinned on the left.
         shown = pd.DataFrame({
             "id": overview["id"].astype("string"),
             "status": overview["status"].map(fmt.human),
-            "text": overview["text"].map(lambda t: template.plain_preview(t)[:80]),
+            "progress": (overview["sent"] / overview["recipients"].where(
+                overview["recipients"] > 0)).fillna(0.0).mask(draft),
+            "recipients": recipients,
+            **{c: overview[c] for c in LIST_COUNTS if c != "recipients"},
             "created_at": pd.to_datetime(overview["created_at"], utc=True).dt.tz_convert(
                 state.settings().timezone).dt.tz_localize(None),
-            "progress": (overview["sent"] / overview["recipients"].where(
-                overview["recipients"] > 0)).fillna(0.0),
-            **{c: overview[c] for c in LIST_COUNTS},
+            "text": overview["text"].map(lambda t: template.plain_preview(t)[:80]),
         })
         shown["status"] = [f"{s} (dry run)" if dry else s
                            for s, dry in zip(shown["status"], overview["dry_run"], strict=True)]
         display, config = tables.for_display(shown)
-        config[fmt.label("text")] = st.column_config.TextColumn(width=220)
+        config[fmt.label("id")] = st.column_config.TextColumn(width=48, pinned=True)
+        config[fmt.label("text")] = st.column_config.TextColumn(width="medium")
         config[fmt.label("progress")] = st.column_config.ProgressColumn(
-            min_value=0, max_value=1, format="percent", width=90)
+            min_value=0, max_value=1, format="percent", width=90,
+            help="Sent so far, of the people the campaign was frozen for")
+        config[fmt.label("recipients")] = st.column_config.NumberColumn(
+            format="localized", help="People on the frozen list (a draft has none yet)")
         picked = tables.draw(display, config, on_select="rerun", selection_mode="single-row",
                              key="campaigns")
         if picked.selection.rows:
@@ -232,9 +241,37 @@ def campaign_detail(campaign_id: int, actor: Actor, tz: str) -> None:
         st.info(fmt.sentence(err), icon=":material/link_off:")
         return
     st.subheader(f"Campaign #{campaign_id}" + (" · dry run" if found.dry_run else ""))
+    st.caption(_about(found, tz))
     with st.container(border=True):
+        st.caption("Message, as written ({first_name} and {username} are filled in for "
+                   "each person)")
         st.text(template.plain_preview(found.text))
     _progress(campaign_id, actor, tz)
+
+
+AUDIENCE_KINDS = {"audience": "the Audience builder's filters", "stream": "a stream",
+                  "ids": "pasted IDs", "test": "a test to one Telegram ID"}
+
+
+def _about(found: campaigns.Campaign, tz: str) -> str:
+    """One line: who wrote it when, for whom, and when it was (or will be) sent."""
+    def at(moment: datetime) -> str:
+        local = moment.astimezone(ZoneInfo(tz))
+        return f"{fmt.day(local.date())}, {local:%H:%M}"
+
+    kind = AUDIENCE_KINDS.get(found.audience_kind, fmt.human(found.audience_kind))
+    if found.audience_kind == "stream":
+        kind = f"the stream {fmt.md(fmt.human(found.audience))}"
+    parts = [f"Written by {fmt.md(found.created_by)} on {at(found.created_at)}", f"to {kind}"]
+    if found.status == "cancelled" and found.finished_at is not None:
+        parts.append(f"cancelled {at(found.finished_at)}")
+    elif found.started_at is not None and found.finished_at is not None:
+        parts.append(f"sent {at(found.started_at)} to {at(found.finished_at)}")
+    elif found.started_at is not None:
+        parts.append(f"sending since {at(found.started_at)}")
+    elif found.scheduled_at is not None:
+        parts.append(f"to send at {at(found.scheduled_at)} ({tz})")
+    return " · ".join(parts)
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
@@ -257,9 +294,20 @@ def _progress(campaign_id: int, actor: Actor, tz: str) -> None:
         if can(actor, Permission.SEND_MESSAGES):
             _actions(found, actor, tz, counts)
         if recipients.empty:
-            charts.no_data()
+            st.info("No recipients yet: the list is frozen when the campaign is sent."
+                    if found.status == "draft" else "This campaign has no recipients.",
+                    icon=":material/group_off:")
             return
-        tables.show(recipients.astype({"user_id": "string", "telegram_message_id": "string"}))
+        # On screen the error comes right after the status, where a narrow screen still
+        # shows it; the CSV keeps the `message status` columns and order.
+        on_screen = recipients.astype({"user_id": "string", "telegram_message_id": "string"})[
+            ["user_id", "status", "error", "attempts", "sent_at", "telegram_message_id"]]
+        display, config = tables.for_display(on_screen)
+        config[fmt.label("user_id")] = st.column_config.TextColumn(pinned=True)
+        config[fmt.label("error")] = st.column_config.TextColumn(width="medium")
+        config[fmt.label("telegram_message_id")] = st.column_config.TextColumn(
+            help="The message's number in the person's chat with the bot")
+        tables.draw(display, config)
         if can(actor, Permission.EXPORT):
             st.download_button("Download CSV", data=export.to_csv_bytes(recipients),
                                file_name=export.file_name("campaign", number=str(campaign_id)),
@@ -271,9 +319,11 @@ def _actions(found: campaigns.Campaign, actor: Actor, tz: str, counts: pd.Series
     to retry."""
     buttons = [a for a in ACTIONS.get(found.status, ())
                if not a.startswith("retry_") or counts.get(a.removeprefix("retry_"), 0)]
-    columns = st.columns(max(len(buttons), 1) + 3)
-    for column, action in zip(columns, buttons, strict=False):
-        if column.button(ACTION_LABELS[action], key=f"{action}:{found.id}"):
+    if not buttons:
+        return
+    row = st.container(horizontal=True)  # side by side, and wrapped on a narrow screen
+    for action in buttons:
+        if row.button(ACTION_LABELS[action], key=f"{action}:{found.id}"):
             _act(lambda a=action: _run_action(a, found.id, actor, tz),
                  f"{ACTION_LABELS[action]}: done for campaign #{found.id}.")
 

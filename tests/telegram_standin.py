@@ -316,11 +316,15 @@ def _handler_for(standin: TelegramStandin) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def telegram_standin() -> Iterator[TelegramStandin]:
-    """A running stand-in with a long, distinctive token (``standin.token``)."""
-    with TelegramStandin(STANDIN_TOKEN) as standin:
-        yield standin
+@pytest.fixture(name="standin")
+def standin_fixture() -> Iterator[TelegramStandin]:
+    """`standin`: a running stand-in with a long, distinctive token (``standin.token``).
+
+    A test module gets the fixture by importing it (pytest finds it under its name
+    `standin`): ``from tests.telegram_standin import standin_fixture  # noqa: F401``.
+    """
+    with TelegramStandin(STANDIN_TOKEN) as server:
+        yield server
 
 
 # Shaped like a real token (digits, colon, 35 characters) and easy to spot in any text.

@@ -50,8 +50,8 @@ from hsl.messaging.campaigns import (
 from hsl.schema import audit_log, campaign_recipients, campaigns, users
 from tests.conftest import loaded_engine
 from tests.fixtures import utc
+from tests.fixtures.messaging import campaign_row, delivery, load_history
 from tests.fixtures.people import NOW, booking, rows, user
-from tests.test_message_audience import campaign_row, delivery, load_history
 
 ADMIN = Actor("alice", "admin")
 ANALYST = Actor("ann", "analyst")

@@ -9,21 +9,20 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import pairwise
 
 import pytest
 from sqlalchemy import insert, select, text, update
-from sqlalchemy.engine import Engine
 
 from hsl.messaging import delivery
 from hsl.messaging.delivery import Claimed, Pacer, claim, recover_stale
 from hsl.messaging.transports import DryRunTransport, Outcome, TelegramTransport
 from hsl.schema import campaign_recipients, campaigns, users, worker_heartbeats
 from hsl.worker import Worker
-from tests.telegram_standin import STANDIN_TOKEN, TelegramStandin
+from tests.fixtures.messaging import T0, campaign_of, make_campaign, rows_of
+from tests.telegram_standin import standin_fixture  # noqa: F401 - the `standin` fixture
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 R = campaign_recipients.c
 
 
@@ -49,47 +48,6 @@ class FakeTime:
 
     def to(self, moment: datetime) -> None:
         self.advance((moment - self.now).total_seconds())
-
-
-def make_campaign(engine: Engine, people, *, template: str = "Hi {first_name|friend}",
-                  status: str = "scheduled", scheduled_at: datetime | None = None,
-                  dry_run: bool = False, now: datetime = T0) -> int:
-    """A queued campaign with its frozen recipients: ints or (id, first_name, username)."""
-    rows = [p if isinstance(p, tuple) else (p, f"Name{p}", f"user{p}") for p in people]
-    with engine.begin() as conn:
-        campaign_id = conn.execute(
-            insert(campaigns).values(
-                status=status, text=template, audience_kind="ids",
-                audience=",".join(str(r[0]) for r in rows), created_at=now, created_by="test",
-                scheduled_at=scheduled_at, queued_at=now, dry_run=dry_run,
-            )
-        ).inserted_primary_key[0]
-        conn.execute(insert(campaign_recipients), [
-            {"campaign_id": campaign_id, "user_id": uid, "status": "pending",
-             "first_name": first, "username": username, "next_attempt_at": now}
-            for uid, first, username in rows
-        ])
-    return campaign_id
-
-
-def rows_of(engine: Engine, campaign_id: int) -> dict[int, dict]:
-    with engine.connect() as conn:
-        found = conn.execute(
-            select(campaign_recipients).where(R.campaign_id == campaign_id)
-        ).mappings().all()
-    return {row["user_id"]: dict(row) for row in found}
-
-
-def campaign_of(engine: Engine, campaign_id: int) -> dict:
-    with engine.connect() as conn:
-        return dict(conn.execute(
-            select(campaigns).where(campaigns.c.id == campaign_id)).mappings().one())
-
-
-@pytest.fixture
-def standin() -> Iterator[TelegramStandin]:
-    with TelegramStandin(STANDIN_TOKEN) as server:
-        yield server
 
 
 @pytest.fixture

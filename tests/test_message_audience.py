@@ -35,13 +35,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import text
 
 from hsl.audience import QUERY_KEYS, AudienceFilter
 from hsl.errors import ValidationError
 from hsl.messaging.audience import check_spec, resolve, sample
-from hsl.schema import campaign_recipients, campaigns
-from tests.fixtures import utc
+from tests.fixtures.messaging import campaign_row, delivery, load_history
 from tests.fixtures.people import NOW, booking, event, registration, rows, user
 
 ROWS = {
@@ -73,17 +71,6 @@ ROWS = {
 }
 
 
-def campaign_row(cid: int, created: str) -> dict:
-    return {"id": cid, "status": "done", "text": "Hello", "audience_kind": "ids",
-            "audience": "1", "created_at": utc(created), "created_by": "alice", "dry_run": False}
-
-
-def delivery(cid: int, uid: int, status: str, sent: str | None = None,
-             due: str | None = None) -> dict:
-    return {"campaign_id": cid, "user_id": uid, "status": status, "attempts": 1,
-            "sent_at": sent and utc(sent), "next_attempt_at": due and utc(due)}
-
-
 HISTORY = {
     "campaigns": [campaign_row(1, "2026-11-01 09:00"), campaign_row(2, "2026-11-05 09:00"),
                   campaign_row(3, "2026-11-15 09:00")],
@@ -104,21 +91,10 @@ HISTORY = {
 }
 
 
-def load_history(engine, history: dict = HISTORY) -> None:
-    """Insert earlier campaigns and their recipient rows (tests.fixtures.load_rows has none)."""
-    with engine.begin() as conn:
-        conn.execute(campaigns.insert(), history["campaigns"])
-        conn.execute(campaign_recipients.insert(), history["campaign_recipients"])
-        if conn.dialect.name == "postgresql":  # explicit ids do not move the id sequence
-            conn.execute(text(
-                "SELECT setval(pg_get_serial_sequence('campaigns', 'id'), max(id)) FROM campaigns"
-            ))
-
-
 @pytest.fixture(scope="module")
 def db(module_engine):
     engine = module_engine(ROWS)
-    load_history(engine)
+    load_history(engine, HISTORY)
     return engine
 
 

@@ -25,8 +25,8 @@ from hsl.messaging.campaigns import LIST_COLUMNS, STATUS_COLUMNS, campaign
 from hsl.schema import audit_log, campaign_recipients, campaigns
 from tests.conftest import loaded_engine
 from tests.fixtures import utc
+from tests.fixtures.messaging import campaign_row, delivery, load_history
 from tests.fixtures.people import NOW, booking, user
-from tests.test_message_audience import campaign_row, delivery, load_history
 
 ROWS = {
     "users": [user(601, "ola", "Ola"), user(602, "pim", "Pim")],

@@ -20,18 +20,16 @@ from hsl.messaging.transports import (
     Transport,
     transport_from_settings,
 )
-from tests.telegram_standin import STANDIN_TOKEN, TelegramStandin
+from tests.telegram_standin import (
+    STANDIN_TOKEN,
+    TelegramStandin,
+    standin_fixture,  # noqa: F401 - the `standin` fixture
+)
 
 TIMEOUT = 0.5  # seconds; the stand-in answers in milliseconds
 CHAT = 424242
 # Not shaped like a BotFather token, so only the transport's own memory of it can hide it.
 ODD_TOKEN = "Odd-Secret-Token-qwertzuiop-asdfghjkl-0123456789-ZZZ"
-
-
-@pytest.fixture
-def standin() -> Iterator[TelegramStandin]:
-    with TelegramStandin(STANDIN_TOKEN) as server:
-        yield server
 
 
 @pytest.fixture

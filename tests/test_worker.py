@@ -29,18 +29,16 @@ from hsl.messaging import delivery
 from hsl.messaging.transports import MISSING_TOKEN, DryRunTransport, TelegramTransport
 from hsl.schema import campaign_recipients, worker_heartbeats
 from hsl.worker import FatalSendError, Worker, batch_size, run_worker, worker_seen
-from tests.telegram_standin import STANDIN_TOKEN, TelegramStandin
-from tests.test_delivery import campaign_of, make_campaign, rows_of
+from tests.fixtures.messaging import campaign_of, make_campaign, rows_of
+from tests.telegram_standin import (
+    STANDIN_TOKEN,
+    TelegramStandin,
+    standin_fixture,  # noqa: F401 - the `standin` fixture
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "tests" / "worker_process.py"
 R = campaign_recipients.c
-
-
-@pytest.fixture
-def standin() -> Iterator[TelegramStandin]:
-    with TelegramStandin(STANDIN_TOKEN) as server:
-        yield server
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from functools import lru_cache
 
 from sqlalchemy import and_, bindparam, case, exists, func, or_, select, true, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql import Update
 from sqlalchemy.sql.expression import ColumnElement
 
 from hsl.db import reading, writing
@@ -180,6 +181,38 @@ def claim(
     return claimed
 
 
+def _update_held(**values) -> Update:
+    """UPDATE of one row a worker claimed, for executemany with `_held_row(claimed)` params.
+
+    It matches the row only while that worker still holds it: `claimed_by` is the worker,
+    and the status is `sending` or `unknown` (another worker gave up on it while it was in
+    flight; this one knows better). Anything else (an admin retried it, another worker
+    holds it now) is left alone.
+    """
+    return (
+        update(campaign_recipients)
+        .where(
+            _R.campaign_id == bindparam("b_campaign"),
+            _R.user_id == bindparam("b_user"),
+            _R.claimed_by == bindparam("b_worker"),
+            or_(_R.status == "sending", _R.status == "unknown"),
+        )
+        .values(**values)
+    )
+
+
+def _held_row(claimed: Claimed) -> dict:
+    """The parameters that pick `claimed`'s row in an `_update_held` statement."""
+    return {"b_campaign": claimed.campaign_id, "b_user": claimed.user_id,
+            "b_worker": claimed.worker_id}
+
+
+_RELEASE = _update_held(
+    status="pending", attempts=_R.attempts - 1,
+    error=case((_R.status == "unknown", None), else_=_R.error),
+)
+
+
 def release(engine: Engine, claimed: Sequence[Claimed]) -> int:
     """Give back rows claimed but never sent (a clean stop): `pending`, the attempt undone.
 
@@ -188,23 +221,8 @@ def release(engine: Engine, claimed: Sequence[Claimed]) -> int:
     """
     if not claimed:
         return 0
-    statement = (
-        update(campaign_recipients)
-        .where(
-            _R.campaign_id == bindparam("b_campaign"),
-            _R.user_id == bindparam("b_user"),
-            _R.claimed_by == bindparam("b_worker"),
-            or_(_R.status == "sending", _R.status == "unknown"),
-        )
-        .values(status="pending", attempts=_R.attempts - 1,
-                error=case((_R.status == "unknown", None), else_=_R.error))
-    )
-    params = [
-        {"b_campaign": c.campaign_id, "b_user": c.user_id, "b_worker": c.worker_id}
-        for c in claimed
-    ]
     with writing(engine) as conn:
-        return conn.execute(statement, params).rowcount
+        return conn.execute(_RELEASE, [_held_row(c) for c in claimed]).rowcount
 
 
 # --- recording outcomes -----------------------------------------------------------------
@@ -243,24 +261,13 @@ def _values(claimed: Claimed, outcome: Outcome | None, at: datetime) -> dict:
     return values
 
 
-_RECORD = (
-    update(campaign_recipients)
-    .where(
-        _R.campaign_id == bindparam("b_campaign"),
-        _R.user_id == bindparam("b_user"),
-        _R.claimed_by == bindparam("b_worker"),
-        # `unknown`: another worker gave up on this one while it was in flight; what
-        # actually happened is better than "unknown". Anything else (an admin retried it,
-        # another worker holds it now) is left alone.
-        or_(_R.status == "sending", _R.status == "unknown"),
-    )
-    .values(
-        status=bindparam("b_status"),
-        error=bindparam("b_error"),
-        telegram_message_id=bindparam("b_message"),
-        sent_at=bindparam("b_sent", type_=UTCDateTime()),
-        next_attempt_at=bindparam("b_next", type_=UTCDateTime()),
-    )
+# `unknown` rows too: what actually happened is better than "unknown".
+_RECORD = _update_held(
+    status=bindparam("b_status"),
+    error=bindparam("b_error"),
+    telegram_message_id=bindparam("b_message"),
+    sent_at=bindparam("b_sent", type_=UTCDateTime()),
+    next_attempt_at=bindparam("b_next", type_=UTCDateTime()),
 )
 
 
@@ -271,11 +278,7 @@ def record_many(
 
     An outcome of None means the send raised: the row becomes `unknown`.
     """
-    params = [
-        {"b_campaign": c.campaign_id, "b_user": c.user_id, "b_worker": c.worker_id,
-         **_values(c, outcome, at)}
-        for c, outcome, at in results
-    ]
+    params = [_held_row(c) | _values(c, outcome, at) for c, outcome, at in results]
     if not params:
         return 0
     with writing(engine) as conn:
