@@ -18,6 +18,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from hsl import auth, bootstrap, demo, export, migrate
+from hsl.bench import add_bench_parser
+from hsl.bench import run as run_bench
 from hsl.config import load_settings
 from hsl.db import check_connection, make_engine, printable, safe_url
 from hsl.errors import HslError, ValidationError
@@ -72,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_message_parser(sub)
     add_worker_parser(sub)
+    add_bench_parser(sub)
 
     pw = sub.add_parser(
         "hash-password", help="hash a password (asked without echo, or read from stdin)"
@@ -242,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_message(args, engine, settings)
         elif args.command == "send-worker":
             return run_worker(args, load_settings(args.db))
+        elif args.command == "bench":
+            return run_bench(args)
         elif args.command == "refresh":
             settings = load_settings(args.db)
             engine = _connect(args.db, create=settings.is_demo)

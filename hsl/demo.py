@@ -2,6 +2,12 @@
 
 The same seed, sizes and anchor date always give the same rows. Activity spreads over
 the 180 days before the anchor (default: today, UTC) so every chart has a shape.
+
+Events are kept as compact arrays (ids, microseconds, type codes) until they are written,
+and turned into text COPY_ROWS at a time: 10M events load in about 1 GB. The load is a
+bulk write, not a page read: it runs on one connection of its own with the statement
+timeout lifted (SPEC §9's demo at 2M and 10M events takes longer than the 30 s meant for
+pages), and that connection is closed afterwards, never returned to the pool.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from datetime import UTC, date, datetime
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, inspect, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from hsl.db import is_postgres
 from hsl.errors import ConflictError, ValidationError
@@ -48,6 +54,10 @@ EVENT_WEIGHTS = np.array([0.34, 0.2, 0.14, 0.1, 0.08, 0.06, 0.05, 0.03])
 STATUSES = np.array([-1, 0, 1, 2, 3])
 STATUS_WEIGHTS = np.array([0.14, 0.2, 0.14, 0.5, 0.02])
 STREAM_DAYS = 16  # a new numbered stream opens every 16 days
+# Type codes of the compact event arrays: the activity types, then the two fixed ones.
+ALL_EVENT_TYPES = np.array([*EVENT_TYPES, "start_command", "lesson_link_clicked"], dtype=object)
+START_CODE, CLICK_CODE = len(EVENT_TYPES), len(EVENT_TYPES) + 1
+COPY_ROWS = 500_000  # events turned into text and written at a time
 
 
 @dataclass(frozen=True)
@@ -72,8 +82,42 @@ def _iso(us: np.ndarray) -> np.ndarray:
     return np.char.replace(text, "T", " ")
 
 
+@dataclass(frozen=True)
+class DemoEvents:
+    """Every demo event as compact arrays, in load order (created_at, then user_id)."""
+
+    user_id: np.ndarray  # int64
+    ts: np.ndarray  # int64 microseconds since the epoch, UTC
+    kind: np.ndarray  # int8 codes into ALL_EVENT_TYPES
+    details: np.ndarray  # object: JSON text or None
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def frame(self, start: int = 0, stop: int | None = None) -> pd.DataFrame:
+        """Rows start..stop as the `events` table's columns (timestamps as UTC text)."""
+        part = slice(start, stop)
+        return pd.DataFrame({
+            "user_id": self.user_id[part],
+            "event_type": ALL_EVENT_TYPES[self.kind[part]],
+            "created_at": _iso(self.ts[part]),
+            "details": pd.Series(self.details[part], dtype=object),  # None stays None
+        })
+
+    def chunks(self, rows: int = COPY_ROWS):
+        """The rows as frames of at most `rows` rows each, in order."""
+        for start in range(0, len(self), rows):
+            yield self.frame(start, start + rows)
+
+
 def build(size: DemoSize) -> dict[str, pd.DataFrame]:
     """Return the demo rows per table as DataFrames (timestamps as UTC text)."""
+    frames, ev = build_compact(size)
+    return {**frames, "events": ev.frame()}
+
+
+def build_compact(size: DemoSize) -> tuple[dict[str, pd.DataFrame], DemoEvents]:
+    """The demo rows: users, registrations and bookings as DataFrames, events compact."""
     if size.users < 10 or size.events < size.users:
         raise ValidationError("The demo needs at least 10 users and one event per user.")
     rng = np.random.default_rng(size.seed)
@@ -108,17 +152,23 @@ def build(size: DemoSize) -> dict[str, pd.DataFrame]:
     regs = _registrations(rng, ids, usernames, first_names, first_us, end_us, ~events_only)
     clicks = _lesson_clicks(rng, regs, end_us)
     book = _bookings(rng, ids, first_us, end_us, regs, clicks, ~events_only)
-    fixed = pd.concat([_starts(ids, first_us), clicks], ignore_index=True)
-    rest = _activity(rng, ids, first_us, end_us, max(size.events - len(fixed), 0))
-    ev = pd.concat([fixed, rest], ignore_index=True).iloc[: max(size.events, len(fixed))]
-    ev = ev.sort_values(["ts", "user_id"], kind="stable").reset_index(drop=True)
-    ev["created_at"] = _iso(ev.pop("ts").to_numpy())
+    fixed = len(ids) + len(clicks)  # a start command per person, and the lesson clicks
+    rest = _activity(rng, ids, first_us, end_us, max(size.events - fixed, 0))
+    keep = max(size.events, fixed)
+    user_id = np.concatenate([ids, clicks["user_id"].to_numpy(np.int64), rest.user_id])[:keep]
+    ts = np.concatenate([first_us, clicks["ts"].to_numpy(np.int64), rest.ts])[:keep]
+    kind = np.concatenate([np.full(len(ids), START_CODE, np.int8),
+                           np.full(len(clicks), CLICK_CODE, np.int8), rest.kind])[:keep]
+    details = np.concatenate([np.full(len(ids), None, dtype=object),
+                              clicks["details"].to_numpy(object), rest.details])[:keep]
+    del rest
+    order = np.lexsort((user_id, ts))  # stable: by time, then user, ties as generated
+    ev = DemoEvents(user_id[order], ts[order], kind[order], details[order])
     return {
         "users": user_rows,
         "free_lesson_registrations": regs.drop(columns=["ts"]),
         "bookings": book,
-        "events": ev[["user_id", "event_type", "created_at", "details"]],
-    }
+    }, ev
 
 
 def _registrations(rng, ids, usernames, first_names, first_us, end_us, eligible) -> pd.DataFrame:
@@ -182,12 +232,7 @@ def _bookings(rng, ids, first_us, end_us, regs, clicks, eligible) -> pd.DataFram
     })
 
 
-def _starts(ids, first_us) -> pd.DataFrame:
-    return pd.DataFrame({"user_id": ids, "event_type": "start_command", "ts": first_us,
-                         "details": None})
-
-
-def _activity(rng, ids, first_us, end_us, count) -> pd.DataFrame:
+def _activity(rng, ids, first_us, end_us, count) -> DemoEvents:
     weight = rng.lognormal(0.0, 1.2, len(ids))
     who = rng.choice(len(ids), count, p=weight / weight.sum())
     # Skewed towards recent days so the last week has hot leads.
@@ -204,43 +249,64 @@ def _activity(rng, ids, first_us, end_us, count) -> pd.DataFrame:
         if name in options:
             mask = kind == i
             details[mask] = rng.choice(np.array(options[name], dtype=object), mask.sum())
-    return pd.DataFrame({"user_id": ids[who], "event_type": EVENT_TYPES[kind], "ts": ts,
-                         "details": details})
+    return DemoEvents(ids[who], ts, kind.astype(np.int8), details)
 
 
-def is_empty(engine: Engine) -> bool:
+def is_empty(bind: Engine | Connection) -> bool:
     """True when none of the bot tables holds a row (or they do not exist yet)."""
-    names = set(inspect(engine).get_table_names())
-    with engine.connect() as conn:
-        return all(
-            conn.execute(select(func.count()).select_from(t)).scalar() == 0
-            for t in BOT_TABLES
-            if t.name in names
-        )
+    if isinstance(bind, Engine):
+        with bind.connect() as conn:
+            return is_empty(conn)
+    names = set(inspect(bind).get_table_names())
+    return all(
+        bind.execute(select(func.count()).select_from(t)).scalar() == 0
+        for t in BOT_TABLES
+        if t.name in names
+    )
 
 
 def load(engine: Engine, size: DemoSize) -> dict[str, int]:
-    """Fill an empty, migrated database with demo rows; return the row count per table."""
-    if not is_empty(engine):
+    """Fill an empty, migrated database with demo rows; return the row count per table.
+
+    Everything runs on one connection without a statement timeout (PostgreSQL), whatever
+    the engine's: the pages' timeout is for reads, and a bulk load of millions of rows
+    with its VACUUM ANALYZE takes minutes. That connection is closed at the end.
+    """
+    with engine.connect() as conn:
+        try:
+            return _load(conn, size)
+        finally:
+            if is_postgres(conn):
+                conn.invalidate()  # its session setting never reaches a page's read
+
+
+def _load(conn: Connection, size: DemoSize) -> dict[str, int]:
+    postgres = is_postgres(conn)
+    if postgres:
+        conn.exec_driver_sql("SET statement_timeout = 0")  # this session only
+        conn.commit()
+    if not is_empty(conn):
         raise ConflictError("The database already holds data; the demo only fills an empty one.")
-    frames = build(size)
-    if is_postgres(engine) and inspect(engine).get_foreign_keys("events"):
-        frames = _with_user_rows_for_all(frames)
-    order = [users, free_lesson_registrations, bookings, events]
-    writer = _copy_postgres if is_postgres(engine) else _insert_sqlite
-    raw = engine.raw_connection()
-    try:
-        for table in order:
-            writer(raw, table.name, frames[table.name])
-        raw.commit()
-    finally:
-        raw.close()
-    if campaigns.name in inspect(engine).get_table_names():
-        _past_campaigns(engine, frames, size)
+    enforced = postgres and bool(inspect(conn).get_foreign_keys("events"))
+    has_campaigns = campaigns.name in inspect(conn).get_table_names()
+    conn.commit()
+    frames, ev = build_compact(size)
+    if enforced:
+        frames["users"] = _with_user_rows_for_all(frames["users"], ev)
+    writer = _copy_postgres if postgres else _insert_sqlite
+    raw = conn.connection.dbapi_connection
+    for table in (users, free_lesson_registrations, bookings):
+        writer(raw, table.name, frames[table.name])
+    for chunk in ev.chunks():
+        writer(raw, events.name, chunk)
+    raw.commit()
+    if has_campaigns:
+        with conn.begin():
+            _past_campaigns(conn, frames, size)
     # Fresh statistics, or both planners pick poor indexes for the first queries.
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("VACUUM ANALYZE" if is_postgres(engine) else "ANALYZE")
-    return {name: len(frame) for name, frame in frames.items()}
+    conn.execution_options(isolation_level="AUTOCOMMIT")
+    conn.exec_driver_sql("VACUUM ANALYZE" if postgres else "ANALYZE")
+    return {**{name: len(frame) for name, frame in frames.items()}, "events": len(ev)}
 
 
 DEMO_CAMPAIGNS = (  # (text, how many recipients, days before the anchor, status)
@@ -252,32 +318,31 @@ DEMO_CAMPAIGNS = (  # (text, how many recipients, days before the anchor, status
 )
 
 
-def _past_campaigns(engine: Engine, frames: dict[str, pd.DataFrame], size: DemoSize) -> None:
+def _past_campaigns(conn: Connection, frames: dict[str, pd.DataFrame], size: DemoSize) -> None:
     """A few dry-run campaigns the Messages page can show: two sent, one draft."""
     anchor = size.anchor or datetime.now(UTC).date()
     people = frames["users"].dropna(subset=["first_seen_at"]).sort_values("user_id")
-    with engine.begin() as conn:
-        start = 0
-        for number, (text, count, days_ago, status) in enumerate(DEMO_CAMPAIGNS, start=1):
-            at = datetime.combine(anchor, datetime.min.time(), UTC) - pd.Timedelta(
-                days=days_ago, hours=-10)
-            campaign_id = conn.execute(campaigns.insert().values(
-                status=status, text=text, audience_kind="ids", created_by="Demo visitor",
-                audience=",".join(str(u) for u in people["user_id"].iloc[start:start + count]),
-                created_at=at, queued_at=None if status == "draft" else at,
-                started_at=None if status == "draft" else at,
-                finished_at=None if status == "draft" else at + pd.Timedelta(minutes=5),
-                dry_run=True)).inserted_primary_key[0]
-            chosen = people.iloc[start:start + count]
-            if status != "draft" and not chosen.empty:
-                conn.execute(campaign_recipients.insert(), [
-                    {"campaign_id": campaign_id, "user_id": int(row.user_id),
-                     "first_name": None if pd.isna(row.first_name) else row.first_name,
-                     "username": None if pd.isna(row.username) else row.username,
-                     "attempts": 1, "next_attempt_at": at,
-                     **_demo_outcome(i, number, at)}
-                    for i, row in enumerate(chosen.itertuples(index=False))])
-            start += count
+    start = 0
+    for number, (text, count, days_ago, status) in enumerate(DEMO_CAMPAIGNS, start=1):
+        at = datetime.combine(anchor, datetime.min.time(), UTC) - pd.Timedelta(
+            days=days_ago, hours=-10)
+        campaign_id = conn.execute(campaigns.insert().values(
+            status=status, text=text, audience_kind="ids", created_by="Demo visitor",
+            audience=",".join(str(u) for u in people["user_id"].iloc[start:start + count]),
+            created_at=at, queued_at=None if status == "draft" else at,
+            started_at=None if status == "draft" else at,
+            finished_at=None if status == "draft" else at + pd.Timedelta(minutes=5),
+            dry_run=True)).inserted_primary_key[0]
+        chosen = people.iloc[start:start + count]
+        if status != "draft" and not chosen.empty:
+            conn.execute(campaign_recipients.insert(), [
+                {"campaign_id": campaign_id, "user_id": int(row.user_id),
+                 "first_name": None if pd.isna(row.first_name) else row.first_name,
+                 "username": None if pd.isna(row.username) else row.username,
+                 "attempts": 1, "next_attempt_at": at,
+                 **_demo_outcome(i, number, at)}
+                for i, row in enumerate(chosen.itertuples(index=False))])
+        start += count
 
 
 def _demo_outcome(i: int, number: int, at: datetime) -> dict:
@@ -293,14 +358,14 @@ def _demo_outcome(i: int, number: int, at: datetime) -> dict:
             "sent_at": at + pd.Timedelta(seconds=i)}
 
 
-def _with_user_rows_for_all(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+def _with_user_rows_for_all(people: pd.DataFrame, ev: DemoEvents) -> pd.DataFrame:
     """Enforced foreign keys need a users row for events-only people: add a bare one."""
-    known = set(frames["users"]["user_id"])
-    ev = frames["events"]
-    firsts = ev[~ev["user_id"].isin(known)].groupby("user_id", as_index=False)["created_at"].min()
-    bare = pd.DataFrame({"user_id": firsts["user_id"], "first_seen_at": firsts["created_at"]})
-    frames["users"] = pd.concat([frames["users"], bare], ignore_index=True)
-    return frames
+    unknown = ~np.isin(ev.user_id, people["user_id"].to_numpy())
+    firsts = pd.DataFrame({"user_id": ev.user_id[unknown], "ts": ev.ts[unknown]}).groupby(
+        "user_id", as_index=False)["ts"].min()
+    bare = pd.DataFrame({"user_id": firsts["user_id"],
+                         "first_seen_at": _iso(firsts["ts"].to_numpy())})
+    return pd.concat([people, bare], ignore_index=True)
 
 
 def _copy_postgres(raw, table: str, frame: pd.DataFrame) -> None:
