@@ -23,7 +23,8 @@ full one (`python -m hsl refresh --full`) recounts them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -55,6 +56,7 @@ from hsl.config import check_timezone
 from hsl.db import day_of, is_postgres, json_field, utc, writing
 from hsl.errors import ConflictError
 from hsl.filters import utc_now
+from hsl.metrics.common import CLICK_EVENT
 from hsl.schema import (
     SUMMARY_TABLES,
     UTCDateTime,
@@ -71,7 +73,6 @@ from hsl.schema import (
 )
 from hsl.summaries import SummaryState, has_tables, read_state
 
-CLICK_EVENT = "lesson_link_clicked"
 LOOKBACK = timedelta(hours=24)
 REFRESH_TIMEOUT_MS = 600_000  # a full rebuild of a large history may take minutes
 _LOCK_KEY = 0x48534C53  # "HSLS": one refresh at a time per PostgreSQL database
@@ -151,24 +152,16 @@ def refresh_command(engine: Engine, tz: str, *, full: bool = False) -> str:
             f"{done.state.refreshed_at:%Y-%m-%d %H:%M:%S} UTC, days in {tz}.")
 
 
-class _exclusive:
+@contextmanager
+def _exclusive(engine: Engine) -> Iterator[Connection]:
     """A write transaction no other refresh runs beside, seeing one snapshot throughout."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def __enter__(self) -> Connection:
-        self._writing = writing(self.engine)
-        conn = self._writing.__enter__()
+    with writing(engine) as conn:
         if is_postgres(conn):
             # The first statements of the transaction: the snapshot is taken after the lock.
             conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             conn.exec_driver_sql(f"SET LOCAL statement_timeout = {REFRESH_TIMEOUT_MS}")
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})")
-        return conn
-
-    def __exit__(self, *exc) -> bool | None:
-        return self._writing.__exit__(*exc)
+        yield conn
 
 
 def _refresh_elsewhere(conn: Connection) -> None:
