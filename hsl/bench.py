@@ -21,7 +21,8 @@ after 10k new events under 1 s. This module measures each of them and prints the
   refresh, then one after 10,000 new events (written and deleted again only on a
   database the bench filled itself in this run).
 
-With `--users/--events` and an empty database the demo is loaded first (timed).
+With `--users/--events` and an empty database the demo is loaded first (timed); an empty
+database without them is refused, and a database with data is benchmarked as it is.
 """
 
 from __future__ import annotations
@@ -629,10 +630,10 @@ def add_bench_parser(sub) -> None:
     """Add `bench` to the `python -m hsl` subcommands."""
     bench = sub.add_parser("bench", help="time the reports against plain SQL, and the pages")
     bench.add_argument("--db", help="a PostgreSQL database URL (default: DATABASE_URL, secrets)")
-    bench.add_argument("--users", type=int, help="demo people when the database is empty "
-                       f"(default {DEFAULT_USERS:,})")
-    bench.add_argument("--events", type=int, help="demo events when the database is empty "
-                       f"(default {DEFAULT_EVENTS:,})")
+    bench.add_argument("--users", type=int, help="load a demo of this many people first when "
+                       f"the database is empty (default with --events: {DEFAULT_USERS:,})")
+    bench.add_argument("--events", type=int, help="load a demo of this many events first when "
+                       f"the database is empty (default with --users: {DEFAULT_EVENTS:,})")
     bench.add_argument("--seed", type=int, default=demo.DemoSize.seed)
     bench.add_argument("--repeat", type=int, default=5, help="runs per report (median)")
     bench.add_argument("--tz", help="reporting timezone (default: the app setting)")
@@ -678,11 +679,16 @@ def run(args: argparse.Namespace, out=sys.stdout) -> int:
     def say(line: str = "") -> None:
         print(line, file=out, flush=True)
 
+    empty = demo.is_empty(engine)
+    if empty and args.users is None and args.events is None:
+        raise ValidationError(
+            "The database is empty; give --users and --events to load the demo first "
+            f"(SPEC §9: --users {DEFAULT_USERS} --events {DEFAULT_EVENTS}).")
     with engine.connect() as conn:
         server = conn.exec_driver_sql("SHOW server_version").scalar()
     say(f"HSL bench on {safe_url(engine.url)} (PostgreSQL {server}), timezone {tz}")
     filled = False
-    if demo.is_empty(engine):
+    if empty:
         size = demo.DemoSize(args.users or DEFAULT_USERS, args.events or DEFAULT_EVENTS,
                              args.seed)
         migrate.upgrade(engine)

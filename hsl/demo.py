@@ -5,9 +5,9 @@ the 180 days before the anchor (default: today, UTC) so every chart has a shape.
 
 Events are kept as compact arrays (ids, microseconds, type codes) until they are written,
 and turned into text COPY_ROWS at a time: 10M events load in about 1 GB. The load is a
-bulk write, not a page read: it runs on one connection of its own with the statement
-timeout lifted (SPEC §9's demo at 2M and 10M events takes longer than the 30 s meant for
-pages), and that connection is closed afterwards, never returned to the pool.
+bulk write, not a page read: on PostgreSQL it runs on an engine of its own, disposed
+afterwards, without the statement timeout meant for pages (SPEC §9's demo at 2M and 10M
+events takes longer than those 30 s).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pandas as pd
 from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Connection, Engine
 
-from hsl.db import is_postgres
+from hsl.db import is_postgres, make_engine
 from hsl.errors import ConflictError, ValidationError
 from hsl.schema import (
     BOT_TABLES,
@@ -268,23 +268,25 @@ def is_empty(bind: Engine | Connection) -> bool:
 def load(engine: Engine, size: DemoSize) -> dict[str, int]:
     """Fill an empty, migrated database with demo rows; return the row count per table.
 
-    Everything runs on one connection without a statement timeout (PostgreSQL), whatever
-    the engine's: the pages' timeout is for reads, and a bulk load of millions of rows
-    with its VACUUM ANALYZE takes minutes. That connection is closed at the end.
+    On PostgreSQL everything runs on one connection of an engine of its own without a
+    statement timeout, whatever `engine`'s: the pages' timeout is for reads, and a bulk
+    load of millions of rows with its VACUUM ANALYZE takes minutes. That engine is
+    disposed at the end; `engine`'s pool is never touched.
     """
-    with engine.connect() as conn:
-        try:
+    if not is_postgres(engine):
+        with engine.connect() as conn:
             return _load(conn, size)
-        finally:
-            if is_postgres(conn):
-                conn.invalidate()  # its session setting never reaches a page's read
+    url = engine.url.render_as_string(hide_password=False)
+    loader = make_engine(url, statement_timeout_ms=0)  # 0: no statement timeout
+    try:
+        with loader.connect() as conn:
+            return _load(conn, size)
+    finally:
+        loader.dispose()
 
 
 def _load(conn: Connection, size: DemoSize) -> dict[str, int]:
     postgres = is_postgres(conn)
-    if postgres:
-        conn.exec_driver_sql("SET statement_timeout = 0")  # this session only
-        conn.commit()
     if not is_empty(conn):
         raise ConflictError("The database already holds data; the demo only fills an empty one.")
     enforced = postgres and bool(inspect(conn).get_foreign_keys("events"))

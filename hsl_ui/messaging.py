@@ -220,7 +220,7 @@ def campaign_list() -> None:
                            for s, dry in zip(shown["status"], overview["dry_run"], strict=True)]
         display, config = tables.for_display(shown)
         config[fmt.label("id")] = st.column_config.TextColumn(width=48, pinned=True)
-        config[fmt.label("text")] = st.column_config.TextColumn(width="medium")
+        config[fmt.label("text")] = st.column_config.TextColumn(width=160)
         config[fmt.label("progress")] = st.column_config.ProgressColumn(
             min_value=0, max_value=1, format="percent", width=90,
             help="Sent so far, of the people the campaign was frozen for")
@@ -241,11 +241,6 @@ def campaign_detail(campaign_id: int, actor: Actor, tz: str) -> None:
         st.info(fmt.sentence(err), icon=":material/link_off:")
         return
     st.subheader(f"Campaign #{campaign_id}" + (" · dry run" if found.dry_run else ""))
-    st.caption(_about(found, tz))
-    with st.container(border=True):
-        st.caption("Message, as written ({first_name} and {username} are filled in for "
-                   "each person)")
-        st.text(template.plain_preview(found.text))
     _progress(campaign_id, actor, tz)
 
 
@@ -259,18 +254,22 @@ def _about(found: campaigns.Campaign, tz: str) -> str:
         local = moment.astimezone(ZoneInfo(tz))
         return f"{fmt.day(local.date())}, {local:%H:%M}"
 
-    kind = AUDIENCE_KINDS.get(found.audience_kind, fmt.human(found.audience_kind))
+    kind = AUDIENCE_KINDS.get(found.audience_kind) or fmt.md(fmt.human(found.audience_kind))
     if found.audience_kind == "stream":
         kind = f"the stream {fmt.md(fmt.human(found.audience))}"
     parts = [f"Written by {fmt.md(found.created_by)} on {at(found.created_at)}", f"to {kind}"]
     if found.status == "cancelled" and found.finished_at is not None:
         parts.append(f"cancelled {at(found.finished_at)}")
     elif found.started_at is not None and found.finished_at is not None:
-        parts.append(f"sent {at(found.started_at)} to {at(found.finished_at)}")
+        start, end = at(found.started_at), at(found.finished_at)
+        if end == start:
+            parts.append(f"sent {start}")
+        else:  # "12 Nov 2026, 13:00–13:05", the day once when it is the same
+            parts.append(f"sent {start}–{end[-5:] if start[:-5] == end[:-5] else end}")
     elif found.started_at is not None:
         parts.append(f"sending since {at(found.started_at)}")
     elif found.scheduled_at is not None:
-        parts.append(f"to send at {at(found.scheduled_at)} ({tz})")
+        parts.append(f"to send at {at(found.scheduled_at)} ({fmt.md(tz)})")
     return " · ".join(parts)
 
 
@@ -280,6 +279,11 @@ def _progress(campaign_id: int, actor: Actor, tz: str) -> None:
         engine = state.engine()
         found = campaigns.campaign(engine, campaign_id)
         recipients = campaigns.campaign_status(engine, campaign_id, tz)
+        st.caption(_about(found, tz))  # here, so "sending since" turns into "sent" live
+        with st.container(border=True):
+            st.caption("Message, as written ({first_name} and {username} are filled in for "
+                       "each person)")
+            st.text(template.plain_preview(found.text))
         counts = recipients["status"].value_counts()
         total = len(recipients)
         # Two rows of three: six cards side by side are cut off on a narrow screen.
@@ -304,7 +308,8 @@ def _progress(campaign_id: int, actor: Actor, tz: str) -> None:
             ["user_id", "status", "error", "attempts", "sent_at", "telegram_message_id"]]
         display, config = tables.for_display(on_screen)
         config[fmt.label("user_id")] = st.column_config.TextColumn(pinned=True)
-        config[fmt.label("error")] = st.column_config.TextColumn(width="medium")
+        config[fmt.label("status")] = st.column_config.TextColumn(width=90)  # + a sort arrow
+        config[fmt.label("error")] = st.column_config.TextColumn(width=320)
         config[fmt.label("telegram_message_id")] = st.column_config.TextColumn(
             help="The message's number in the person's chat with the bot")
         tables.draw(display, config)

@@ -41,9 +41,7 @@ def test_demo_load_is_not_bound_by_the_page_statement_timeout(pg_url):
     engine = make_engine(pg_url, statement_timeout_ms=1)
     counts = demo.load(engine, demo.DemoSize(users=300, events=5000, seed=7))
     assert counts["events"] == 5000
-    # The engine's own sessions keep their timeout: the load's setting did not leak.
-    with engine.connect() as conn:
-        assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "1ms"
+    assert engine.pool.checkedin() == 0  # the load used an engine of its own
     engine.dispose()
     check = make_engine(pg_url)
     with check.connect() as conn:
@@ -89,3 +87,10 @@ def test_bench_on_a_bad_database_exits_2_with_one_sentence(url):
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].endswith("."), result.stderr
+
+
+def test_bench_never_fills_an_empty_database_unasked(pg_url):
+    result = run_hsl("bench", "--db", pg_url, "--no-pages")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith("The database is empty; give --users and --events")
+    assert len(result.stderr.splitlines()) == 1

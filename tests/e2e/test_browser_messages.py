@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import subprocess
 import sys
 
@@ -26,20 +27,19 @@ def messaging_app(serve, tmp_path_factory):
     demo_file = tmp_path_factory.mktemp("messages") / "demo.sqlite"
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "HSL_DEMO_DB")}
     base = serve(HSL_DEMO_DB=str(demo_file), HSL_TIMEZONE="Europe/Moscow")
-    page = None
     worker = subprocess.Popen(
         [sys.executable, "-m", "hsl", "send-worker"], cwd=ROOT,
         env={**env, "HSL_DEMO_DB": str(demo_file)}, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
     try:
-        yield base, demo_file, page
+        yield base, demo_file
     finally:
         worker.terminate()
         worker.wait(timeout=20)
 
 
 def test_compose_confirm_deliver_and_download(messaging_app, browser):
-    base, demo_file, _ = messaging_app
+    base, demo_file = messaging_app
     page = new_page(browser, base)
     page.get_by_text(LOADED).wait_for(timeout=LOAD_MS)  # the demo is made on the first run
     engine = make_engine(f"sqlite:///{demo_file}")
@@ -67,6 +67,9 @@ def test_compose_confirm_deliver_and_download(messaging_app, browser):
     page.get_by_text("3 of 3 people sent").wait_for(timeout=60_000)
     cards = page.get_by_test_id("stMetricValue").all_text_contents()
     assert cards[:2] == ["Done", "3"]
+    # The line above the text is redrawn with the progress: it ends as "sent <when>".
+    about = page.get_by_text(re.compile(r"^Written by Demo visitor on .* · to pasted IDs · sent "))
+    about.wait_for(timeout=LOAD_MS)
     with page.expect_download() as download:
         page.get_by_role("button", name="Download CSV").click()
     body = download.value.path().read_text(encoding="utf-8-sig")
