@@ -246,6 +246,7 @@ summary_days = Table(
     Column("day", Date, primary_key=True),
     Column("events", BigInteger, nullable=False),
     Column("active_users", BigInteger, nullable=False),
+    Column("id_sum", BigInteger),  # the day's event ids summed: its fingerprint (0005)
 )
 
 summary_day_types = Table(

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import delete, insert, select, update
 
+from hsl import migrate
 from hsl.schema import (
     BOT_TABLES,
     bookings,
@@ -22,6 +23,7 @@ from hsl.schema import (
     summary_day_types,
     summary_days,
     summary_lesson_clicks,
+    summary_state,
     summary_user_days,
     summary_users,
     users,
@@ -200,9 +202,9 @@ def test_the_refresh_command_says_what_it_did(db):
     assert first.stdout.startswith("Rebuilt every summary in ")
     assert f"days in {TZ}." in first.stdout
     again = run_hsl("refresh", "--db", url, env={"HSL_TIMEZONE": TZ})
-    # nothing new: the trailing day of the newest event (Moscow 30 Nov) is recounted
-    assert again.stdout.startswith(
-        "Refreshed the summaries (1 local day recounted, 0 deleted users removed) in ")
+    # nothing new: the trailing window's days are checked and found unchanged
+    assert again.stdout.startswith("Refreshed the summaries (0 new events added, "
+                                   "0 local days recounted, 0 deleted users removed) in ")
 
 
 def test_the_refresh_command_on_a_database_without_summaries_says_what_to_run(empty_engine):
@@ -213,3 +215,68 @@ def test_the_refresh_command_on_a_database_without_summaries_says_what_to_run(em
     assert result.returncode == 2
     assert result.stderr.strip().endswith(
         "The database has no summary tables yet; run `python -m hsl init-db` against it.")
+
+
+def test_new_rows_on_old_days_are_added_without_recounting_a_day(db):
+    refresh(db, TZ, clock=lambda: NOW)
+    with db.begin() as conn:
+        conn.execute(insert(events), [
+            # cy had a users row without a time and no events: this is her first
+            {"id": 30, "user_id": 3, "event_type": "start", "created_at": at(10, 12),
+             "details": None},
+            # ann, on a day summarised already, long before the trailing window
+            {"id": 31, "user_id": 1, "event_type": "lesson_link_clicked",
+             "created_at": at(21, 15), "details": click("design")},
+        ])
+    result = refresh(db, TZ, clock=lambda: NOW + timedelta(minutes=1))
+    assert (result.full, result.added, result.days) == (False, 2, 0)
+    held = stored(db)
+    assert held == expected(db)
+    assert held["users"][3] == (at(10, 12), 1, at(10, 12))  # first seen by that event
+    assert held["days"][date(2026, 11, 21)] == (2, 1)  # ann's two events that day
+    assert held["user_days"][1, date(2026, 11, 21)] == (2, at(21, 11), at(21, 15))
+    assert (1, "design") in held["clicks"]
+
+
+def test_a_day_in_the_window_that_lost_or_gained_old_rows_is_recounted_whole(db):
+    refresh(db, TZ, clock=lambda: NOW)
+    with db.begin() as conn:  # ann on the newest day; then a refresh reads it
+        conn.execute(insert(events), {"id": 40, "user_id": 1, "event_type": "start",
+                                      "created_at": at(29, 22), "details": None})
+    refresh(db, TZ, clock=lambda: NOW + timedelta(minutes=1))
+    with db.begin() as conn:
+        conn.execute(delete(events).where(events.c.id == 40))  # the bot removes it again
+        # and a row committed late, with a low id, on a day no summary has yet
+        conn.execute(insert(events), {"id": 16, "user_id": 2, "event_type": "start",
+                                      "created_at": at(30, 23), "details": None})
+    result = refresh(db, TZ, clock=lambda: NOW + timedelta(minutes=2))
+    assert (result.added, result.days) == (0, 2)  # Moscow 30 Nov and 1 Dec
+    held = stored(db)
+    assert held == expected(db)
+    assert held["users"][1] == (at(19, 22, 30), 2, at(21, 11))  # back to two events
+    assert held["days"][date(2026, 12, 1)] == (1, 1)  # 23:00 UTC on the 30th
+
+
+def test_a_timer_refresh_does_not_wait_for_one_already_running(db):
+    refresh(db, TZ, clock=lambda: NOW)
+    with db.connect() as other:  # another refresh, holding the database
+        if db.dialect.name == "postgresql":
+            other.exec_driver_sql("BEGIN")
+            other.exec_driver_sql("SELECT pg_advisory_xact_lock(1213418579)")  # "HSLS"
+        else:
+            other.exec_driver_sql("BEGIN IMMEDIATE")
+        assert refresh(db, TZ, wait=False) is None
+        other.rollback()
+    assert refresh(db, TZ, wait=False) is not None  # free again
+
+
+def test_summaries_from_before_the_fingerprints_are_rebuilt_by_the_next_refresh(empty_engine):
+    engine = empty_engine
+    migrate.upgrade(engine, "0004")  # as a database migrated by the last release
+    with engine.begin() as conn:
+        conn.execute(insert(summary_state).values(
+            id=1, tz=TZ, events_max_id=0, events_high_at=None, refreshed_at=NOW,
+            rebuilt_at=NOW))
+    migrate.upgrade(engine)
+    assert read_state(engine) is None
+    assert refresh(engine, TZ, clock=lambda: NOW).full

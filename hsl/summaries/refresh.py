@@ -32,16 +32,21 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     BigInteger,
     Column,
+    Date,
     MetaData,
+    Select,
     Table,
+    Text,
     and_,
     case,
     delete,
     distinct,
+    exc,
     exists,
     false,
     func,
     insert,
+    literal,
     or_,
     select,
     true,
@@ -85,6 +90,25 @@ _elsewhere = Table(
     Column("ts", UTCDateTime),
     prefixes=["TEMPORARY"],
 )
+# The events above the last refresh's highest id, with their local day, read once.
+_new = Table(
+    "hsl_refresh_new",
+    MetaData(),
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("lesson_type", Text),
+    prefixes=["TEMPORARY"],
+)
+# The users whose all-time event counts this refresh recomputes.
+_touched = Table(
+    "hsl_refresh_touched",
+    MetaData(),
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    prefixes=["TEMPORARY"],
+)
 
 
 @dataclass(frozen=True)
@@ -92,18 +116,25 @@ class RefreshResult:
     """What one refresh did."""
 
     full: bool
-    days: int  # local days recomputed
+    days: int  # local days recounted whole (-1: everything was rebuilt)
+    added: int  # new events added to the summaries (0 on a rebuild)
     removed_users: int
     seconds: float
     state: SummaryState
 
 
 def refresh(engine: Engine, tz: str, *, full: bool = False, lookback: timedelta = LOOKBACK,
-            clock: Callable[[], datetime] = utc_now) -> RefreshResult:
-    """Bring the summaries up to what the bot's tables hold now, in one transaction."""
+            clock: Callable[[], datetime] = utc_now, wait: bool = True) -> RefreshResult | None:
+    """Bring the summaries up to what the bot's tables hold now, in one transaction.
+
+    With `wait=False` (the timers) a refresh that finds another one running returns None
+    at once instead of queueing behind it.
+    """
     check_timezone(tz)
     started = time.perf_counter()
-    with _exclusive(engine) as conn:
+    with _exclusive(engine, wait) as conn:
+        if conn is None:
+            return None
         now = clock()
         previous = read_state(conn)
         rebuild = full or previous is None or previous.tz != tz
@@ -113,30 +144,28 @@ def refresh(engine: Engine, tz: str, *, full: bool = False, lookback: timedelta 
             for table in SUMMARY_TABLES:
                 conn.execute(delete(table))
         _refresh_elsewhere(conn)
-        gone = _gone_users(conn)
         if rebuild:
-            days = None
+            gone: list[int] = []
+            _recompute_days(conn, tz, None, None)
+            _recompute_user_events(conn, None)
+            counted, added = -1, 0
         else:
-            days = _changed_days(conn, previous, tz, lookback)
-            if gone:  # every day a deleted user had events on
-                days |= set(conn.execute(
-                    select(summary_user_days.c.day).distinct()
-                    .where(summary_user_days.c.user_id.in_(gone))
-                ).scalars())
-        ranges = None if days is None else _utc_ranges(days, tz)
-        if days is None or days:
-            _recompute_days(conn, tz, days, ranges)
-            _recompute_user_events(conn, ranges)
+            gone = _gone_users(conn)
+            counted, added = _refresh_changed(conn, previous, tz, lookback, gone)
         if gone:
             for table in (summary_users, summary_lesson_clicks):
                 conn.execute(delete(table).where(table.c.user_id.in_(gone)))
         _update_first_seen(conn)
-        _elsewhere.drop(conn)
+        for temporary in (_elsewhere, _new, _touched):
+            temporary.drop(conn, checkfirst=True)
+        if rebuild and is_postgres(conn):  # the planner's picture of the rebuilt tables
+            for table in SUMMARY_TABLES:
+                conn.exec_driver_sql(f"ANALYZE {table.name}")
         state = SummaryState(tz, int(max_id), high_at, now,
                              now if rebuild else previous.rebuilt_at)
         _write_state(conn, state)
-    counted = len(days) if days is not None else -1
-    return RefreshResult(rebuild, counted, len(gone), time.perf_counter() - started, state)
+    return RefreshResult(rebuild, counted, added, len(gone), time.perf_counter() - started,
+                         state)
 
 
 def refresh_command(engine: Engine, tz: str, *, full: bool = False) -> str:
@@ -146,22 +175,62 @@ def refresh_command(engine: Engine, tz: str, *, full: bool = False) -> str:
             "The database has no summary tables yet; run `python -m hsl init-db` against it.")
     done = refresh(engine, tz, full=full)
     what = "Rebuilt every summary" if done.full else (
-        f"Refreshed the summaries ({done.days} local day{'s' * (done.days != 1)} recounted, "
+        f"Refreshed the summaries ({done.added:,} new event{'s' * (done.added != 1)} added, "
+        f"{done.days} local day{'s' * (done.days != 1)} recounted, "
         f"{done.removed_users} deleted user{'s' * (done.removed_users != 1)} removed)")
     return (f"{what} in {done.seconds:.2f} s; they hold the data as of "
             f"{done.state.refreshed_at:%Y-%m-%d %H:%M:%S} UTC, days in {tz}.")
 
 
 @contextmanager
-def _exclusive(engine: Engine) -> Iterator[Connection]:
-    """A write transaction no other refresh runs beside, seeing one snapshot throughout."""
-    with writing(engine) as conn:
-        if is_postgres(conn):
-            # The first statements of the transaction: the snapshot is taken after the lock.
-            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {REFRESH_TIMEOUT_MS}")
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})")
-        yield conn
+def _exclusive(engine: Engine, wait: bool = True) -> Iterator[Connection | None]:
+    """A write transaction no other refresh runs beside, seeing one snapshot throughout.
+
+    Yields None when `wait` is false and another refresh holds the database.
+    """
+    entered = False
+    try:
+        with writing(engine) as conn:
+            entered = True
+            if is_postgres(conn):
+                # The first statements of the transaction: the snapshot is taken after the lock.
+                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {REFRESH_TIMEOUT_MS}")
+                lock = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+                if conn.exec_driver_sql(f"SELECT {lock}({_LOCK_KEY})").scalar() is False:
+                    yield None
+                    return
+            yield conn
+    except exc.OperationalError as err:  # SQLite: another writer kept the file past the wait
+        if entered or wait or "locked" not in str(err):
+            raise
+        yield None
+
+
+def _refresh_changed(conn: Connection, previous: SummaryState, tz: str, lookback: timedelta,
+                     gone: list[int]) -> tuple[int, int]:
+    """The incremental refresh; return the local days recounted whole and the rows added.
+
+    New rows (ids above the last refresh's highest) are added to what the summaries hold.
+    A day of the trailing window whose count or id sum no longer matches, and every day a
+    deleted user had events on, is recounted whole from the raw rows instead.
+    """
+    _load_new(conn, tz, previous.events_max_id)
+    recount = _mismatched_days(conn, previous, tz, lookback)
+    if gone:
+        recount |= set(conn.execute(
+            select(summary_user_days.c.day).distinct()
+            .where(summary_user_days.c.user_id.in_(gone))).scalars())
+    if recount:
+        _touched.create(conn)
+        on_days = summary_user_days.c.day.in_(sorted(recount))
+        _touch(conn, select(summary_user_days.c.user_id).where(on_days).distinct())
+        _recompute_days(conn, tz, recount, _utc_ranges(recount, tz))
+        _touch(conn, select(summary_user_days.c.user_id).where(on_days).distinct())
+    added = _add_new(conn, recount)
+    if recount:  # after the additions: these users' totals are summed from their days
+        _recompute_user_events(conn, _touched)
+    return len(recount), added
 
 
 def _refresh_elsewhere(conn: Connection) -> None:
@@ -202,30 +271,138 @@ def _refresh_elsewhere(conn: Connection) -> None:
 def _gone_users(conn: Connection) -> list[int]:
     """Summarised users in none of the four tables any more (deleted by the bot)."""
     s = summary_users.c
-    stmt = select(s.user_id).where(
-        s.known_elsewhere == false(), ~exists().where(events.c.user_id == s.user_id)
-    )
+    # A scalar subquery with LIMIT 1 stays one probe of the events index per candidate
+    # (people known from events only), never an anti-join hashing every event.
+    an_event = select(events.c.id).where(events.c.user_id == s.user_id).limit(1)
+    stmt = select(s.user_id).where(s.known_elsewhere == false(),
+                                   an_event.scalar_subquery().is_(None))
     return [int(uid) for uid in conn.execute(stmt).scalars()]
 
 
-def _changed_days(conn: Connection, previous: SummaryState, tz: str,
-                  lookback: timedelta) -> set[date]:
-    """Local days with events above the last id read, or in the trailing window."""
+def _load_new(conn: Connection, tz: str, after_id: int) -> None:
+    """Copy the events with an id above `after_id` into `_new`, with their local day."""
+    _new.drop(conn, checkfirst=True)
+    _new.create(conn)
     e = events.c
-    new = e.id > previous.events_max_id
+    conn.execute(insert(_new).from_select(
+        ["id", "user_id", "event_type", "ts", "day", "lesson_type"],
+        select(e.id, e.user_id, e.event_type, utc(e.created_at), day_of(e.created_at, tz),
+               json_field(e.details, "lesson_type")).where(e.id > after_id),
+    ))
+    if is_postgres(conn):
+        conn.exec_driver_sql(f"ANALYZE {_new.name}")
+
+
+def _mismatched_days(conn: Connection, previous: SummaryState, tz: str,
+                     lookback: timedelta) -> set[date]:
+    """Days of the trailing window whose raw rows are not what the summary plus `_new` say.
+
+    Each local day from `lookback` before the newest event the last refresh saw is checked
+    by its count and id sum, over the raw rows (index-only on PostgreSQL). A day differs
+    when a row came in late with a lower id, or rows were deleted. Rows in the window
+    beyond every known day (a late row on a day nothing else is on) make their days differ.
+    """
     if previous.events_high_at is None:
-        since = None
-        recent = new
-    else:
-        since = previous.events_high_at - lookback
-        recent = or_(new, utc(e.created_at) >= since)
-    stmt = select(day_of(e.created_at, tz)).where(recent).distinct()
-    days = set(conn.execute(stmt).scalars())
-    if since is not None:  # days summarised in the window whose events are gone
-        first = since.astimezone(ZoneInfo(tz)).date()
-        days |= set(conn.execute(
-            select(summary_days.c.day).where(summary_days.c.day >= first)).scalars())
-    return {d if isinstance(d, date) else date.fromisoformat(d) for d in days}
+        return set()
+    zone = ZoneInfo(tz)
+    first = (previous.events_high_at - lookback).astimezone(zone).date()
+    sd, n = summary_days.c, _new.c
+    expected: dict[date, list[int]] = {}
+    for day, count, id_sum in conn.execute(
+            select(sd.day, sd.events, sd.id_sum).where(sd.day >= first)):
+        expected[_as_date(day)] = [int(count), None if id_sum is None else int(id_sum)]
+    for day, count, id_sum in conn.execute(
+            select(n.day, func.count(), func.sum(n.id)).where(n.day >= first).group_by(n.day)):
+        known = expected.setdefault(_as_date(day), [0, 0])
+        known[0] += int(count)
+        known[1] = None if known[1] is None else known[1] + int(id_sum)
+    last = max(expected, default=first)
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    ranges = [_utc_ranges([d], tz)[0] for d in days]
+    ts = utc(events.c.created_at)
+    per_day = union_all(*(
+        select(literal(i).label("i"), func.count().label("n"),
+               func.coalesce(func.sum(events.c.id), 0).label("ids"))
+        .where(ts >= start, ts < end)
+        for i, (start, end) in enumerate(ranges)
+    ))
+    changed = set()
+    for i, count, id_sum in conn.execute(per_day):
+        if expected.get(days[i], [0, 0]) != [int(count), int(id_sum)]:
+            changed.add(days[i])
+    beyond = ts >= ranges[-1][1]
+    if conn.execute(select(exists().where(beyond))).scalar():
+        changed |= {_as_date(d) for d in conn.execute(
+            select(day_of(events.c.created_at, tz)).where(beyond).distinct()).scalars()}
+    return changed
+
+
+def _as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _touch(conn: Connection, user_ids: Select) -> None:
+    """Add `user_ids` to the users whose event totals are recomputed."""
+    dialect = postgresql if is_postgres(conn) else sqlite
+    conn.execute(dialect.insert(_touched).from_select(["user_id"], user_ids)
+                 .on_conflict_do_nothing())
+
+
+def _add_new(conn: Connection, recounted: set[date]) -> int:
+    """Add the rows of `_new` outside the `recounted` days to every per-day summary.
+
+    Return how many rows that was.
+    """
+    n = _new.c
+    fresh = n.day.not_in(sorted(recounted)) if recounted else true()
+    pg = is_postgres(conn)
+    dialect = postgresql if pg else sqlite
+    least, greatest = (func.least, func.greatest) if pg else (func.min, func.max)
+
+    def upsert(table: Table, keys: list[str], rows: Select, add: list[str],
+               lowest: tuple[str, ...] = (), highest: tuple[str, ...] = ()) -> None:
+        stmt = dialect.insert(table).from_select([c.name for c in rows.selected_columns], rows)
+        new, old = stmt.excluded, table.c
+        changes = {c: old[c] + new[c] for c in add}
+        # coalesce: SQLite's min/max of a NULL is NULL (a user with no events until now)
+        changes |= {c: least(func.coalesce(old[c], new[c]), new[c]) for c in lowest}
+        changes |= {c: greatest(func.coalesce(old[c], new[c]), new[c]) for c in highest}
+        conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=changes))
+
+    sd, ud = summary_days.c, summary_user_days.c
+    pairs = select(n.user_id, n.day).where(fresh).distinct().subquery("pairs")
+    first_of_day = (  # (user, day) pairs new to the summaries: each one more active user
+        select(pairs.c.day, func.count().label("more"))
+        .where(~exists().where(ud.user_id == pairs.c.user_id, ud.day == pairs.c.day))
+        .group_by(pairs.c.day)
+    )
+    more = {_as_date(day): int(count) for day, count in conn.execute(first_of_day)}
+    upsert(summary_user_days, ["user_id", "day"], select(
+        n.user_id, n.day, func.count().label("events"), func.min(n.ts).label("first_at"),
+        func.max(n.ts).label("last_at")).where(fresh).group_by(n.user_id, n.day),
+        ["events"], ("first_at",), ("last_at",))
+    upsert(summary_day_types, ["day", "event_type"], select(
+        n.day, n.event_type, func.count().label("events")).where(fresh)
+        .group_by(n.day, n.event_type), ["events"])
+    upsert(summary_days, ["day"], select(
+        n.day, func.count().label("events"), literal(0).label("active_users"),
+        func.sum(n.id).label("id_sum")).where(fresh).group_by(n.day), ["events", "id_sum"])
+    for day, count in more.items():
+        conn.execute(update(summary_days).values(active_users=sd.active_users + count)
+                     .where(sd.day == day))
+    upsert(summary_users, ["user_id"], select(
+        n.user_id, false().label("known_elsewhere"), func.count().label("events"),
+        func.min(n.ts).label("first_event_at"), func.max(n.ts).label("last_event_at"))
+        .where(fresh).group_by(n.user_id), ["events"], ("first_event_at",), ("last_event_at",))
+    _insert_clicks(conn, select(n.user_id, n.lesson_type).distinct()
+                   .where(n.event_type == CLICK_EVENT, n.lesson_type.is_not(None)))
+    return conn.execute(select(func.count()).select_from(_new).where(fresh)).scalar()
+
+
+def _insert_clicks(conn: Connection, pairs: Select) -> None:
+    dialect = postgresql if is_postgres(conn) else sqlite
+    conn.execute(dialect.insert(summary_lesson_clicks)
+                 .from_select(["user_id", "lesson_type"], pairs).on_conflict_do_nothing())
 
 
 def _utc_ranges(days: Iterable[date], tz: str) -> list[tuple[datetime, datetime]]:
@@ -259,8 +436,9 @@ def _recompute_days(conn: Connection, tz: str, days: set[date] | None,
     e, where = events.c, _events_in(ranges)
     day = day_of(e.created_at, tz).label("day")
     conn.execute(insert(summary_days).from_select(
-        ["day", "events", "active_users"],
-        select(day, func.count(), func.count(distinct(e.user_id))).where(where).group_by(day),
+        ["day", "events", "active_users", "id_sum"],
+        select(day, func.count(), func.count(distinct(e.user_id)), func.sum(e.id))
+        .where(where).group_by(day),
     ))
     conn.execute(insert(summary_day_types).from_select(
         ["day", "event_type", "events"],
@@ -273,38 +451,41 @@ def _recompute_days(conn: Connection, tz: str, days: set[date] | None,
         .where(where).group_by(e.user_id, day),
     ))
     lesson = json_field(e.details, "lesson_type")
-    clicks = (
-        select(e.user_id, lesson).distinct()
-        .where(e.event_type == CLICK_EVENT, lesson.is_not(None), where)
-    )
-    dialect = postgresql if is_postgres(conn) else sqlite
-    conn.execute(
-        dialect.insert(summary_lesson_clicks)
-        .from_select(["user_id", "lesson_type"], clicks)
-        .on_conflict_do_nothing()
-    )
+    _insert_clicks(conn, select(e.user_id, lesson).distinct()
+                   .where(e.event_type == CLICK_EVENT, lesson.is_not(None), where))
 
 
-def _recompute_user_events(conn: Connection,
-                           ranges: list[tuple[datetime, datetime]] | None) -> None:
-    """Per user with events in `ranges`: their all-time event count, first and last event."""
+def _recompute_user_events(conn: Connection, touched: Table | None) -> None:
+    """Per user in `touched` (everyone when None): all-time event count, first, last event.
+
+    Summed from their per-day rows, which are exact by now; a touched user without any
+    left (their events were deleted) gets no events.
+    """
     ud, s = summary_user_days.c, summary_users.c
-    touched = select(events.c.user_id).where(_events_in(ranges)).distinct()
+    per_user = select(
+        ud.user_id, func.sum(ud.events).label("events"),
+        func.min(ud.first_at).label("first_at"), func.max(ud.last_at).label("last_at"),
+    ).group_by(ud.user_id)
+    if touched is not None:
+        per_user = per_user.where(ud.user_id.in_(select(touched.c.user_id)))
+    totals = per_user.subquery("totals")
+    t = totals.c
     conn.execute(insert(summary_users).from_select(
         ["user_id", "known_elsewhere"],
-        select(ud.user_id, false()).distinct()
-        .where(ud.user_id.in_(touched), ~exists().where(s.user_id == ud.user_id)),
+        select(t.user_id, false()).where(~exists().where(s.user_id == t.user_id)),
     ))
-    mine = ud.user_id == s.user_id
     conn.execute(
         update(summary_users)
-        .values(
-            events=select(func.coalesce(func.sum(ud.events), 0)).where(mine).scalar_subquery(),
-            first_event_at=select(func.min(ud.first_at)).where(mine).scalar_subquery(),
-            last_event_at=select(func.max(ud.last_at)).where(mine).scalar_subquery(),
-        )
-        .where(s.user_id.in_(touched))
+        .values(events=t.events, first_event_at=t.first_at, last_event_at=t.last_at)
+        .where(s.user_id == t.user_id)
     )
+    if touched is not None:
+        conn.execute(
+            update(summary_users)
+            .values(events=0, first_event_at=None, last_event_at=None)
+            .where(s.user_id.in_(select(touched.c.user_id)),
+                   ~exists().where(ud.user_id == s.user_id))
+        )
 
 
 def _update_first_seen(conn: Connection) -> None:
