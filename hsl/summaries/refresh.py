@@ -35,9 +35,11 @@ from sqlalchemy import (
     Date,
     MetaData,
     Select,
+    Subquery,
     Table,
     Text,
     and_,
+    bindparam,
     case,
     delete,
     distinct,
@@ -82,14 +84,6 @@ LOOKBACK = timedelta(hours=24)
 REFRESH_TIMEOUT_MS = 600_000  # a full rebuild of a large history may take minutes
 _LOCK_KEY = 0x48534C53  # "HSLS": one refresh at a time per PostgreSQL database
 
-# The earliest time a user appears in users / bookings / registrations, built per refresh.
-_elsewhere = Table(
-    "hsl_refresh_elsewhere",
-    MetaData(),
-    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("ts", UTCDateTime),
-    prefixes=["TEMPORARY"],
-)
 # The events above the last refresh's highest id, with their local day, read once.
 _new = Table(
     "hsl_refresh_new",
@@ -143,7 +137,7 @@ def refresh(engine: Engine, tz: str, *, full: bool = False, lookback: timedelta 
         if rebuild:
             for table in SUMMARY_TABLES:
                 conn.execute(delete(table))
-        _refresh_elsewhere(conn)
+        _refresh_elsewhere(conn, rebuild)
         if rebuild:
             gone: list[int] = []
             _recompute_days(conn, tz, None, None)
@@ -156,7 +150,7 @@ def refresh(engine: Engine, tz: str, *, full: bool = False, lookback: timedelta 
             for table in (summary_users, summary_lesson_clicks):
                 conn.execute(delete(table).where(table.c.user_id.in_(gone)))
         _update_first_seen(conn)
-        for temporary in (_elsewhere, _new, _touched):
+        for temporary in (_new, _touched):
             temporary.drop(conn, checkfirst=True)
         if rebuild and is_postgres(conn):  # the planner's picture of the rebuilt tables
             for table in SUMMARY_TABLES:
@@ -233,10 +227,8 @@ def _refresh_changed(conn: Connection, previous: SummaryState, tz: str, lookback
     return len(recount), added
 
 
-def _refresh_elsewhere(conn: Connection) -> None:
-    """Bring `known_elsewhere` / `seen_elsewhere_at` up to users, bookings, registrations."""
-    _elsewhere.drop(conn, checkfirst=True)
-    _elsewhere.create(conn)
+def _seen_elsewhere() -> Subquery:
+    """Per user in users / bookings / registrations: the earliest time there (`ts`)."""
     regs = free_lesson_registrations.c
     per_table = union_all(
         select(users.c.user_id, utc(users.c.first_seen_at).label("ts")),
@@ -244,28 +236,48 @@ def _refresh_elsewhere(conn: Connection) -> None:
         .group_by(bookings.c.user_id),
         select(regs.user_id, func.min(utc(regs.registered_at))).group_by(regs.user_id),
     ).subquery("per_table")
-    conn.execute(insert(_elsewhere).from_select(
-        ["user_id", "ts"],
-        select(per_table.c.user_id, func.min(per_table.c.ts)).group_by(per_table.c.user_id),
-    ))
-    if is_postgres(conn):
-        conn.exec_driver_sql(f"ANALYZE {_elsewhere.name}")
-    s, e = summary_users.c, _elsewhere.c
-    conn.execute(
-        update(summary_users)
-        .values(known_elsewhere=True, seen_elsewhere_at=e.ts)
-        .where(s.user_id == e.user_id)
-        .where(or_(s.known_elsewhere == false(), s.seen_elsewhere_at.is_distinct_from(e.ts)))
+    return (select(per_table.c.user_id, func.min(per_table.c.ts).label("ts"))
+            .group_by(per_table.c.user_id).subquery("elsewhere"))
+
+
+def _refresh_elsewhere(conn: Connection, rebuild: bool) -> None:
+    """Bring `known_elsewhere` / `seen_elsewhere_at` up to users, bookings, registrations.
+
+    A rebuild writes every user; otherwise one pass finds the users whose values differ
+    (new people, deleted ones, an earlier booking) and only those are written.
+    """
+    seen, s = _seen_elsewhere(), summary_users.c
+    if rebuild:
+        conn.execute(insert(summary_users).from_select(
+            ["user_id", "known_elsewhere", "seen_elsewhere_at"],
+            select(seen.c.user_id, true(), seen.c.ts)))
+        return
+    x = seen.c
+    differs = (
+        select(func.coalesce(x.user_id, s.user_id), x.user_id.is_not(None), x.ts,
+               s.user_id.is_not(None))
+        .select_from(seen.outerjoin(summary_users, s.user_id == x.user_id, full=True))
+        .where(or_(
+            and_(x.user_id.is_(None), s.known_elsewhere == true()),
+            and_(x.user_id.is_not(None), or_(
+                s.user_id.is_(None), s.known_elsewhere == false(),
+                s.seen_elsewhere_at.is_distinct_from(x.ts))),
+        ))
     )
-    conn.execute(insert(summary_users).from_select(
-        ["user_id", "known_elsewhere", "seen_elsewhere_at"],
-        select(e.user_id, true(), e.ts).where(~exists().where(s.user_id == e.user_id)),
-    ))
-    conn.execute(
-        update(summary_users)
-        .values(known_elsewhere=False, seen_elsewhere_at=None)
-        .where(s.known_elsewhere == true(), ~exists().where(e.user_id == s.user_id))
-    )
+    new, changed = [], []
+    for user_id, known, ts, summarised in conn.execute(differs):
+        row = {"uid": user_id, "known": bool(known), "ts": ts if known else None}
+        (changed if summarised else new).append(row)
+    if new:
+        conn.execute(insert(summary_users), [
+            {"user_id": r["uid"], "known_elsewhere": True, "seen_elsewhere_at": r["ts"]}
+            for r in new])
+    if changed:
+        conn.execute(
+            update(summary_users)
+            .where(s.user_id == bindparam("uid"))
+            .values(known_elsewhere=bindparam("known"), seen_elsewhere_at=bindparam("ts")),
+            changed)
 
 
 def _gone_users(conn: Connection) -> list[int]:
