@@ -314,9 +314,8 @@ def _progress(campaign_id: int, actor: Actor, tz: str) -> None:
             help="The message's number in the person's chat with the bot")
         tables.draw(display, config)
         if can(actor, Permission.EXPORT):
-            st.download_button("Download CSV", data=export.to_csv_bytes(recipients),
-                               file_name=export.file_name("campaign", number=str(campaign_id)),
-                               mime="text/csv", icon=":material/download:", on_click="ignore")
+            tables.csv_button(recipients,
+                              export.file_name("campaign", number=str(campaign_id)))
 
 
 def _actions(found: campaigns.Campaign, actor: Actor, tz: str, counts: pd.Series) -> None:

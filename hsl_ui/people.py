@@ -168,14 +168,7 @@ def audience_view(rows: pd.DataFrame) -> pd.DataFrame:
 
 def csv_button(rows: Callable[[], pd.DataFrame], name: str, **filters: object) -> None:
     """A CSV download made only when clicked (all rows); the file name carries the filters."""
-    st.download_button(
-        "Download CSV",
-        data=lambda: export.to_csv_bytes(rows()),
-        file_name=export.file_name(name, **filters),
-        mime="text/csv",
-        icon=":material/download:",
-        on_click="ignore",
-    )
+    tables.csv_button(rows, export.file_name(name, **filters))
 
 
 # ---------------------------------------------------------------- profile

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 
 import pandas as pd
@@ -78,10 +79,15 @@ def download(frame: pd.DataFrame, report: str, period: Period | None, **filters:
     """
     if not can(auth.current_user(state.settings()), Permission.EXPORT):
         return
+    csv_button(frame, export.file_name(report, period=period and period.describe(), **filters))
+
+
+def csv_button(rows: pd.DataFrame | Callable[[], pd.DataFrame], file_name: str) -> None:
+    """"Download CSV" of `rows` (or of what `rows()` returns), made only when clicked."""
     st.download_button(
         "Download CSV",
-        data=export.to_csv_bytes(frame),
-        file_name=export.file_name(report, period=period and period.describe(), **filters),
+        data=lambda: export.to_csv_bytes(rows() if callable(rows) else rows),
+        file_name=file_name,
         mime="text/csv",
         icon=":material/download:",
         on_click="ignore",
