@@ -474,30 +474,28 @@ def _recompute_user_events(conn: Connection, touched: Table | None) -> None:
     left (their events were deleted) gets no events.
     """
     ud, s = summary_user_days.c, summary_users.c
-    per_user = select(
-        ud.user_id, func.sum(ud.events).label("events"),
-        func.min(ud.first_at).label("first_at"), func.max(ud.last_at).label("last_at"),
-    ).group_by(ud.user_id)
-    if touched is not None:
-        per_user = per_user.where(ud.user_id.in_(select(touched.c.user_id)))
-    totals = per_user.subquery("totals")
-    t = totals.c
+    if touched is None:
+        source, key = summary_user_days, ud.user_id
+    else:  # every touched user, with or without days left
+        key = touched.c.user_id
+        source = touched.outerjoin(summary_user_days, ud.user_id == key)
+    totals = (
+        select(key.label("user_id"), func.coalesce(func.sum(ud.events), 0).label("events"),
+               func.min(ud.first_at).label("first_at"), func.max(ud.last_at).label("last_at"))
+        .select_from(source).group_by(key)
+    )
+    missing = ~exists().where(s.user_id == key)
     conn.execute(insert(summary_users).from_select(
         ["user_id", "known_elsewhere"],
-        select(t.user_id, false()).where(~exists().where(s.user_id == t.user_id)),
+        select(key, false()).select_from(source).where(missing, ud.user_id.is_not(None))
+        .distinct(),
     ))
+    t = totals.subquery("totals").c
     conn.execute(
         update(summary_users)
         .values(events=t.events, first_event_at=t.first_at, last_event_at=t.last_at)
         .where(s.user_id == t.user_id)
     )
-    if touched is not None:
-        conn.execute(
-            update(summary_users)
-            .values(events=0, first_event_at=None, last_event_at=None)
-            .where(s.user_id.in_(select(touched.c.user_id)),
-                   ~exists().where(ud.user_id == s.user_id))
-        )
 
 
 def _update_first_seen(conn: Connection) -> None:
