@@ -28,8 +28,6 @@ database without them is refused, and a database with data is benchmarked as it 
 from __future__ import annotations
 
 import argparse
-import importlib
-import inspect
 import logging
 import multiprocessing
 import os
@@ -56,6 +54,8 @@ from hsl.metrics.leads import DEFAULT_RULES
 from hsl.metrics.retention import monday
 from hsl.reports import run_report
 from hsl.schema import bookings, events, status_word
+from hsl.summaries import raw_path
+from hsl.summaries.refresh import refresh
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 APP = PROJECT_DIR / "app.py"
@@ -576,23 +576,6 @@ def time_csv(engine: Engine, tz: str) -> dict:
             "total_ms": query_ms + csv_ms, "mb": len(body) / 2**20}
 
 
-def summaries() -> tuple[Callable | None, Callable | None]:
-    """`hsl.summaries.refresh` and `raw_path` when that package has them, else None."""
-    try:
-        module = importlib.import_module("hsl.summaries")
-    except ModuleNotFoundError as err:
-        if err.name != "hsl.summaries":
-            raise
-        return None, None
-    refresh = getattr(module, "refresh", None)
-    if refresh is None or inspect.ismodule(refresh):  # the function in hsl/summaries/refresh.py
-        try:
-            refresh = importlib.import_module("hsl.summaries.refresh").refresh
-        except (ModuleNotFoundError, AttributeError):
-            refresh = None
-    return refresh if callable(refresh) else None, getattr(module, "raw_path", None)
-
-
 def time_refresh(engine: Engine, tz: str, refresh: Callable, may_write: bool) -> dict:
     """One refresh; then, on a database the bench filled, one after 10k new events."""
     out: dict = {}
@@ -709,21 +692,17 @@ def run(args: argparse.Namespace, out=sys.stdout) -> int:
     say(f"Data: {n_users:,} users rows, {n_events:,} events.")
 
     result = BenchResult()
-    refresh, raw_path = summaries()
-    if refresh is None:
-        say("Summaries: hsl.summaries.refresh is not there (yet); no refresh run or timed.")
+    try:
+        result.refresh = time_refresh(engine, tz, refresh, may_write=filled)
+    except Exception as err:  # noqa: BLE001 - the rest of the bench still runs
+        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0][:200]
+        say(f"Summaries: the refresh failed ({type(err).__name__}: {reason}).")
     else:
-        try:
-            result.refresh = time_refresh(engine, tz, refresh, may_write=filled)
-        except Exception as err:  # noqa: BLE001 - the rest of the bench still runs
-            reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0][:200]
-            say(f"Summaries: the refresh failed ({type(err).__name__}: {reason}).")
-        else:
-            r = result.refresh
-            say(f"Summaries: refresh {_fmt(r['first_ms'])} ms, again {_fmt(r['again_ms'])} ms"
-                + (f", after {REFRESH_EVENTS:,} new events {_fmt(r['after_10k_ms'])} ms, "
-                   f"after deleting them {_fmt(r['after_delete_ms'])} ms"
-                   if "after_10k_ms" in r else f" ({r.get('note', '')})") + ".")
+        r = result.refresh
+        say(f"Summaries: refresh {_fmt(r['first_ms'])} ms, again {_fmt(r['again_ms'])} ms"
+            + (f", after {REFRESH_EVENTS:,} new events {_fmt(r['after_10k_ms'])} ms, "
+               f"after deleting them {_fmt(r['after_delete_ms'])} ms"
+               if "after_10k_ms" in r else f" ({r.get('note', '')})") + ".")
 
     period = Period.last_days(DEFAULT_RANGE_DAYS, tz)
     say(f"Reports: {period.start} to {period.end} ({tz}), medians of {args.repeat} run(s), "
