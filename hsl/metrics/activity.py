@@ -1,19 +1,26 @@
-"""Bot activity (SPEC §3): events and active users per local day, event types and their shares."""
+"""Bot activity (SPEC §3): events and active users per local day, event types and their shares.
+
+A period is whole local days of `period.tz`, so when the summaries' days are in that
+timezone (`hsl.summaries.current`) every report here reads `summary_days` /
+`summary_day_types` (the numbers as of the last refresh); otherwise it counts the events.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pandas as pd
-from sqlalchemy import distinct, func, select
+from sqlalchemy import BigInteger, Table, cast, distinct, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.elements import Label
 
 from hsl.db import bucket_of
 from hsl.errors import ValidationError
 from hsl.filters import Period
 from hsl.metrics.common import day_spine, fetch, in_period, on_spine, rate
-from hsl.schema import events
+from hsl.schema import events, summary_day_types, summary_days
+from hsl.summaries import current
 
 OTHER = "other"
 ACTIVITY_COLUMNS = ["day", "events", "active_users"]
@@ -34,20 +41,57 @@ def _to_day(frame: pd.DataFrame, period: Period) -> pd.DataFrame:
     return frame.assign(day=pd.Series(days, index=frame.index, dtype=object))
 
 
+def _summarised(engine: Engine, period: Period) -> bool:
+    """True when the summaries hold the period's local days (their timezone is the period's)."""
+    return current(engine, period.tz) is not None
+
+
+def _on_days(table: Table, period: Period) -> ColumnElement:
+    """Predicate: the summary row's local `day` is one of the period's dates."""
+    return table.c.day.between(period.start, period.end)
+
+
+def _by_day(engine: Engine, period: Period, summary: Table, keys: tuple[str, ...],
+            counts: list[Label]) -> pd.DataFrame:
+    """Rows (day, *keys, *counts) for the (day, keys) of the range that had events.
+
+    From the `summary` table (whose columns bear the same names) when it holds the period's
+    days, else `counts` over the events grouped by local day and the events' `keys`.
+    """
+    if _summarised(engine, period):
+        columns = [summary.c[name] for name in ("day", *keys, *(c.name for c in counts))]
+        return fetch(engine, select(*columns).where(_on_days(summary, period)))
+    group = [_day_number(period), *(events.c[k] for k in keys)]
+    stmt = select(*group, *counts).where(in_period(events.c.created_at, period)).group_by(*group)
+    return _to_day(fetch(engine, stmt), period)
+
+
 def activity_by_day(engine: Engine, period: Period) -> pd.DataFrame:
     """Per local day of the range (every day present): events and distinct active users."""
-    day = _day_number(period)
-    stmt = (
-        select(
-            day,
-            func.count().label("events"),
-            func.count(distinct(events.c.user_id)).label("active_users"),
-        )
-        .where(in_period(events.c.created_at, period))
-        .group_by(day)
-    )
-    frame = on_spine(day_spine(period.start, period.end), _to_day(fetch(engine, stmt), period))
+    counts = _by_day(engine, period, summary_days, (), [
+        func.count().label("events"),
+        func.count(distinct(events.c.user_id)).label("active_users"),
+    ])
+    frame = on_spine(day_spine(period.start, period.end), counts)
     return frame[ACTIVITY_COLUMNS]
+
+
+def _counts_by_type(engine: Engine, period: Period) -> pd.DataFrame:
+    """Rows (event_type, events) over the range, one per type that occurred."""
+    if _summarised(engine, period):
+        t = summary_day_types.c
+        stmt = (
+            select(t.event_type, cast(func.sum(t.events), BigInteger).label("events"))
+            .where(_on_days(summary_day_types, period))
+            .group_by(t.event_type)
+        )
+    else:
+        stmt = (
+            select(events.c.event_type, func.count().label("events"))
+            .where(in_period(events.c.created_at, period))
+            .group_by(events.c.event_type)
+        )
+    return fetch(engine, stmt)
 
 
 def event_types(engine: Engine, period: Period) -> pd.DataFrame:
@@ -55,12 +99,7 @@ def event_types(engine: Engine, period: Period) -> pd.DataFrame:
 
     Ordered by events, most first, then by name; no rows when the range has no events.
     """
-    stmt = (
-        select(events.c.event_type, func.count().label("events"))
-        .where(in_period(events.c.created_at, period))
-        .group_by(events.c.event_type)
-    )
-    frame = fetch(engine, stmt)
+    frame = _counts_by_type(engine, period)
     frame = frame.sort_values(["events", "event_type"], ascending=[False, True], kind="stable")
     frame = frame.reset_index(drop=True)
     frame["events"] = frame["events"].astype("int64")
@@ -76,13 +115,8 @@ def events_by_day_and_type(engine: Engine, period: Period, top: int | None = Non
     """
     if top is not None and top < 1:
         raise ValidationError(f"Show at least one event type, not {top}.")
-    day = _day_number(period)
-    stmt = (
-        select(day, events.c.event_type, func.count().label("events"))
-        .where(in_period(events.c.created_at, period))
-        .group_by(day, events.c.event_type)
-    )
-    counts = _to_day(fetch(engine, stmt), period)
+    counts = _by_day(engine, period, summary_day_types, ("event_type",),
+                     [func.count().label("events")])
     if counts.empty:
         return pd.DataFrame(columns=DAY_TYPE_COLUMNS)
     totals = counts.groupby("event_type")["events"].sum().reset_index()

@@ -11,12 +11,15 @@ import re
 import pandas as pd
 from sqlalchemy import case, distinct, func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.selectable import FromClause, Subquery
 
 from hsl.db import utc
 from hsl.errors import NotFoundError
 from hsl.filters import Period
 from hsl.metrics.common import fetch, latest_names, local_times, rate
-from hsl.schema import BOOKING_STATUS, bookings, events, status_word
+from hsl.schema import BOOKING_STATUS, bookings, events, status_word, summary_users
+from hsl.summaries import SummaryState, current
 
 # The summary's status columns, in display order, with their `confirmed` codes.
 STATUS_COLUMNS = {"new": 0, "pending": 1, "confirmed": 2, "cancelled": -1}
@@ -93,9 +96,31 @@ def status_counts(engine: Engine, period: Period | None = None) -> pd.DataFrame:
     return frame[STATUS_COUNT_COLUMNS]
 
 
+def _with_event_totals(people: Subquery, state: SummaryState | None
+                       ) -> tuple[FromClause, list[ColumnElement]]:
+    """`people` (a subquery with user_id) and the columns `events` (all time) and
+    `last_activity` of each.
+
+    From summary_users when `state` is given (as of that refresh; a user it does not hold
+    yet has 0 and none), else counted over events.
+    """
+    if state is not None:
+        s = summary_users.c
+        joined = people.outerjoin(summary_users, s.user_id == people.c.user_id)
+        return joined, [func.coalesce(s.events, 0).label("events"),
+                        s.last_event_at.label("last_activity")]
+    mine = events.c.user_id == people.c.user_id
+    return people, [
+        select(func.count()).where(mine).scalar_subquery().label("events"),
+        select(func.max(utc(events.c.created_at))).where(mine).scalar_subquery()
+        .label("last_activity"),
+    ]
+
+
 def stream_roster(engine: Engine, period: Period, stream: str) -> pd.DataFrame:
     """The stream's students by user_id: newest booking status there, all-time events and
-    last activity (in the period's timezone; empty when the student has no events).
+    last activity (in the period's timezone; empty when the student has no events). Those
+    two come from summary_users when the summaries are current for the period's timezone.
 
     Raises NotFoundError when no booking names the stream.
     """
@@ -109,16 +134,10 @@ def stream_roster(engine: Engine, period: Period, stream: str) -> pd.DataFrame:
         .where(b.course_stream == stream)
         .subquery("ranked")
     )
-    mine = events.c.user_id == ranked.c.user_id
+    source, totals = _with_event_totals(ranked, current(engine, period.tz))
     stmt = (
-        select(
-            ranked.c.user_id,
-            *latest_names(ranked.c.user_id),
-            ranked.c.confirmed,
-            select(func.count()).where(mine).scalar_subquery().label("events"),
-            select(func.max(utc(events.c.created_at))).where(mine).scalar_subquery()
-            .label("last_activity"),
-        )
+        select(ranked.c.user_id, *latest_names(ranked.c.user_id), ranked.c.confirmed, *totals)
+        .select_from(source)
         .where(ranked.c.n == 1)
         .order_by(ranked.c.user_id)
     )
