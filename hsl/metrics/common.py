@@ -1,4 +1,8 @@
-"""Building blocks every metric shares: range predicates, first-seen, rates, date spines."""
+"""Building blocks every metric shares: range predicates, first-seen, rates, date spines.
+
+Reports that need all of history read the summary tables (SPEC §9) when `summaries()`
+returns their state, and the bot's tables otherwise (and inside `hsl.summaries.raw_path()`).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from sqlalchemy.sql.selectable import Subquery
 
 from hsl.db import reading, utc
 from hsl.filters import Period
-from hsl.schema import bookings, events, free_lesson_registrations, users
+from hsl.schema import bookings, events, free_lesson_registrations, summary_users, users
+from hsl.summaries import SummaryState, current
 
 CLICK_EVENT = "lesson_link_clicked"
 # (user_id, timestamp) of every table that makes a user known; first seen is their minimum.
@@ -30,7 +35,8 @@ def fetch(bind: Engine | Connection, stmt: Select) -> pd.DataFrame:
         with reading(bind) as conn:
             return fetch(conn, stmt)
     result = bind.execute(stmt)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    # Plain tuples: pandas probes each Row for namedtuple attributes, which costs ~10 µs a row.
+    return pd.DataFrame([tuple(row) for row in result.fetchall()], columns=list(result.keys()))
 
 
 def fetch_scalar(bind: Engine | Connection, stmt: Select) -> int:
@@ -46,8 +52,23 @@ def in_period(ts: ColumnElement, period: Period) -> ColumnElement:
     return and_(utc(ts) >= period.utc_start, utc(ts) < period.utc_end)
 
 
-def first_seen() -> Subquery:
-    """Subquery (user_id, first_seen): every known user and their earliest timestamp."""
+def summaries(bind: Engine | Connection, tz: str | None = None) -> SummaryState | None:
+    """The summaries' state when a report should read them, else None (`summaries.current`).
+
+    With `tz`, only when their days are local days of `tz`; without it (a report that
+    reads no days, only summary_users' instants) whatever timezone they were built in.
+    """
+    return current(bind if isinstance(bind, Engine) else bind.engine, tz)
+
+
+def first_seen(state: SummaryState | None = None) -> Subquery:
+    """Subquery (user_id, first_seen): every known user and their earliest timestamp.
+
+    From summary_users when `state` is given (as of that refresh), else from the four tables.
+    """
+    if state is not None:
+        s = summary_users.c
+        return select(s.user_id, s.first_seen_at.label("first_seen")).subquery("first_seen")
     per_table = union_all(
         *(
             select(uid.label("user_id"), func.min(utc(ts)).label("ts")).group_by(uid)
@@ -100,11 +121,16 @@ def from_newest_registration(column: str, user_id: ColumnElement) -> ColumnEleme
     )
 
 
-def latest_names(user_id: ColumnElement) -> list[ColumnElement]:
-    """Correlated `username`, `first_name` of `user_id`: the users row, else newest registration."""
+def latest_names(user_id: ColumnElement, users_joined: bool = False) -> list[ColumnElement]:
+    """Correlated `username`, `first_name` of `user_id`: the users row, else newest registration.
+
+    With `users_joined` the query has `users` LEFT JOINed on `user_id` and reads it from
+    there (one join instead of two look-ups a row); registrations are read only when empty.
+    """
     columns = []
     for name in ("username", "first_name"):
-        from_users = select(users.c[name]).where(users.c.user_id == user_id).scalar_subquery()
+        from_users = users.c[name] if users_joined else (
+            select(users.c[name]).where(users.c.user_id == user_id).scalar_subquery())
         from_regs = from_newest_registration(name, user_id)
         columns.append(func.coalesce(from_users, from_regs).label(name))
     return columns

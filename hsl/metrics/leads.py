@@ -3,23 +3,38 @@
 The window is the last `window_days` days before the period's clock: (now − N days, now].
 `events` counts the events in it, `active_days` the distinct local dates (period.tz) with
 events; `last_activity` is the latest event up to now, whatever the window.
+
+With the summaries (SPEC §9) the whole local days inside the window come from
+summary_user_days and the two partial days at its edges from the events themselves (a day
+or so of rows); `last_activity` is summary_users.last_event_at, or the latest raw event up
+to now when that is later than now (a clock in the past), or a later edge event.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import and_, case, distinct, exists, func, select
+from sqlalchemy import BigInteger, and_, case, cast, distinct, exists, func, or_, select, union_all
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
 
 from hsl.db import day_of, utc
 from hsl.errors import ValidationError
 from hsl.filters import Period
-from hsl.metrics.common import fetch, latest_names, local_times
-from hsl.schema import bookings, events, free_lesson_registrations
+from hsl.metrics.common import fetch, latest_names, local_times, summaries
+from hsl.schema import (
+    bookings,
+    events,
+    free_lesson_registrations,
+    summary_user_days,
+    summary_users,
+    users,
+)
+from hsl.summaries import SummaryState
 
 TIERS = ("hot", "warm", "cool", "cold")
 LEAD_COLUMNS = [
@@ -65,29 +80,98 @@ def _candidates(include_paying: bool) -> Subquery:
     return stmt.subquery("candidates")
 
 
-def lead_scores(
-    period: Period, rules: LeadRules = DEFAULT_RULES, include_paying: bool = False
-) -> Subquery:
-    """Subquery, one row per candidate: user_id, events, active_days, last_activity, tier."""
-    people = _candidates(include_paying)
+def _window_raw(period: Period, since: datetime, people: Subquery) -> Subquery:
+    """Per candidate with events in (since, now]: events, active_days, last_at (raw)."""
     e = events.c
-    since = period.now - timedelta(days=rules.window_days)
-    window = (
+    return (
         select(
             e.user_id,
             func.count().label("events"),
             func.count(distinct(day_of(e.created_at, period.tz))).label("active_days"),
+            func.max(utc(e.created_at)).label("last_at"),
         )
         .where(utc(e.created_at) > since, utc(e.created_at) <= period.now)
         .where(e.user_id.in_(select(people.c.user_id)))
         .group_by(e.user_id)
         .subquery("window_events")
     )
-    last = (
+
+
+def _window_summarised(period: Period, since: datetime, people: Subquery) -> Subquery:
+    """The same as `_window_raw`: whole local days from summary_user_days, edges from events.
+
+    Whole days are those from the day after `since`'s local day to the day before `now`'s;
+    what is left of (since, now] (a part of each of those two days) is read from events.
+    """
+    zone = ZoneInfo(period.tz)
+    after_first = since.astimezone(zone).date() + timedelta(days=1)
+    last_day = period.now.astimezone(zone).date()
+    cut_low, cut_high = period.local_midnight_utc(after_first), period.local_midnight_utc(last_day)
+    ud, e = summary_user_days.c, events.c
+    ts = utc(e.created_at)
+    candidate = select(people.c.user_id)
+    whole = (
+        select(ud.user_id, func.sum(ud.events).label("events"),
+               func.count().label("active_days"), func.max(ud.last_at).label("last_at"))
+        .where(ud.day >= after_first, ud.day < last_day, ud.user_id.in_(candidate))
+        .group_by(ud.user_id)
+    )
+    edges = (
+        select(e.user_id, func.count().label("events"),
+               func.count(distinct(day_of(e.created_at, period.tz))).label("active_days"),
+               func.max(ts).label("last_at"))
+        # When since and now share a local day, cut_low > cut_high: the whole window.
+        .where(ts > since, ts <= period.now, or_(ts < cut_low, ts >= cut_high))
+        .where(e.user_id.in_(candidate))
+        .group_by(e.user_id)
+    )
+    parts = union_all(whole, edges).subquery("window_parts")
+    return (
+        select(parts.c.user_id,
+               cast(func.sum(parts.c.events), BigInteger).label("events"),
+               cast(func.sum(parts.c.active_days), BigInteger).label("active_days"),
+               func.max(parts.c.last_at).label("last_at"))
+        .group_by(parts.c.user_id)
+        .subquery("window_events")
+    )
+
+
+def _latest(a: ColumnElement, b: ColumnElement) -> ColumnElement:
+    """The later of two instants, ignoring NULLs (portable `greatest`)."""
+    return case((a.is_(None), b), (b.is_(None), a), (b > a, b), else_=a)
+
+
+def lead_scores(
+    period: Period,
+    rules: LeadRules = DEFAULT_RULES,
+    include_paying: bool = False,
+    state: SummaryState | None = None,
+) -> Subquery:
+    """Subquery, one row per candidate: user_id, events, active_days, last_activity, tier.
+
+    `state` (the summaries' state for days in period.tz) reads the summaries; None the
+    bot's tables only.
+    """
+    people = _candidates(include_paying)
+    e = events.c
+    since = period.now - timedelta(days=rules.window_days)
+    window_of = _window_raw if state is None else _window_summarised
+    window = window_of(period, since, people)
+    raw_last = (
         select(func.max(utc(e.created_at)))
         .where(e.user_id == people.c.user_id, utc(e.created_at) <= period.now)
         .scalar_subquery()
     )
+    joined = people.outerjoin(window, window.c.user_id == people.c.user_id)
+    if state is None:
+        last = raw_last
+    else:
+        s = summary_users.c
+        joined = joined.outerjoin(summary_users, s.user_id == people.c.user_id)
+        # A clock before the last summarised event: that user's latest event up to now.
+        summarised = case((utc(s.last_event_at) > period.now, raw_last),
+                          else_=s.last_event_at)
+        last = _latest(summarised, window.c.last_at)
     counts = (
         select(
             people.c.user_id,
@@ -95,7 +179,7 @@ def lead_scores(
             func.coalesce(window.c.active_days, 0).label("active_days"),
             last.label("last_activity"),
         )
-        .select_from(people.outerjoin(window, window.c.user_id == people.c.user_id))
+        .select_from(joined)
         .subquery("lead_counts")
     )
     n, days = counts.c.events, counts.c.active_days
@@ -132,12 +216,16 @@ def leads(
     last, user_id. `last_activity` is in the period's timezone. When `rules` is given it
     also sets the window.
     """
-    scores = lead_scores(period, _rules(window_days, rules), include_paying)
+    scores = lead_scores(period, _rules(window_days, rules), include_paying,
+                         summaries(engine, period.tz))
     s = scores.c
     tier_rank = case({tier: i for i, tier in enumerate(TIERS)}, value=s.tier)
-    stmt = select(
-        s.user_id, *latest_names(s.user_id), s.events, s.active_days, s.last_activity, s.tier
-    ).order_by(tier_rank, s.events.desc(), s.last_activity.desc().nulls_last(), s.user_id)
+    stmt = (
+        select(s.user_id, *latest_names(s.user_id, users_joined=True), s.events, s.active_days,
+               s.last_activity, s.tier)
+        .select_from(scores.outerjoin(users, users.c.user_id == s.user_id))
+        .order_by(tier_rank, s.events.desc(), s.last_activity.desc().nulls_last(), s.user_id)
+    )
     frame = fetch(engine, stmt)
     frame[["events", "active_days"]] = frame[["events", "active_days"]].astype("int64")
     frame["last_activity"] = local_times(frame["last_activity"], period.tz)
@@ -148,7 +236,7 @@ def tier_counts(
     engine: Engine, period: Period, rules: LeadRules = DEFAULT_RULES, include_paying: bool = False
 ) -> pd.DataFrame:
     """Candidates per tier, every tier present (0 when empty), in TIERS order."""
-    s = lead_scores(period, rules, include_paying).c
+    s = lead_scores(period, rules, include_paying, summaries(engine, period.tz)).c
     counts = fetch(engine, select(s.tier, func.count().label("users")).group_by(s.tier))
     by_tier = dict(zip(counts["tier"], counts["users"], strict=True))
     return pd.DataFrame(

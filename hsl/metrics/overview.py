@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 
 from hsl.db import day_of, reading
 from hsl.filters import Period
-from hsl.metrics.common import day_spine, fetch, first_seen, in_period, on_spine
+from hsl.metrics.common import day_spine, fetch, first_seen, in_period, on_spine, summaries
 from hsl.schema import bookings, free_lesson_registrations
 
 KPI_COLUMNS = [
@@ -25,13 +25,14 @@ def _count_if(condition, value=None):
 def first_seen_by_day(engine: Engine, tz: str) -> pd.DataFrame:
     """All time: how many known users were first seen on each local day (`day`, `users`).
 
-    Users with no timestamp at all (a bare `users` row) have an empty `day`. This one
-    scan over the four tables is the expensive part of every people count; the new-user
-    KPIs and growth of any range are cheap arithmetic on it, so a page can cache it once.
+    Users with no timestamp at all (a bare `users` row) have an empty `day`. Read from
+    summary_users (one row a person) when the summaries are there, else by one scan over
+    the four tables; the new-user KPIs and growth of any range are cheap arithmetic on
+    it, so a page can cache it once.
     """
-    fs = first_seen()
+    fs = first_seen(summaries(engine))
     day = day_of(fs.c.first_seen, tz).label("day")
-    return fetch(engine, select(day, func.count().label("users")).group_by(day))
+    return fetch(engine, select(day, func.count().label("users")).group_by(day).order_by(day))
 
 
 def _in_range(seen: pd.DataFrame, period: Period) -> pd.Series:

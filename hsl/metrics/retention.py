@@ -3,6 +3,9 @@
 Weeks are ISO weeks (Monday start) of the reporting timezone. A cohort is the users first
 seen in one week whose Monday falls in the range; a cohort with no users has no rows.
 Week offsets run from 0 up to the week containing the range's end (that whole week counts).
+
+With the summaries (SPEC §9) cohorts come from summary_users.first_seen_at and the weeks
+each user was active from summary_user_days; without them, from the bot's tables.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from sqlalchemy.sql.selectable import CTE
 
 from hsl.db import bucket_of, utc
 from hsl.filters import Period
-from hsl.metrics.common import SEEN_AT, fetch, rate
-from hsl.schema import events
+from hsl.metrics.common import SEEN_AT, fetch, rate, summaries
+from hsl.schema import events, summary_user_days, summary_users
 
 RETENTION_COLUMNS = ["cohort_week", "week_offset", "cohort_size", "active_users", "retention"]
 WEEK = timedelta(days=7)
@@ -41,16 +44,20 @@ def retention(engine: Engine, period: Period) -> pd.DataFrame:
     # Week n (1-based) runs from the local midnight starting mondays[n-1] to the next one.
     edges = [period.local_midnight_utc(day) for day in [*mondays, last_week + WEEK]]
 
-    # Distinct (user, week) pairs of events in the window: a hash aggregate, used both to
-    # place event-first users in their cohort and to count who came back each week.
-    event_week = bucket_of(events.c.created_at, edges).label("week")
-    user_weeks = (
-        select(events.c.user_id, event_week)
-        .where(utc(events.c.created_at) >= edges[0], utc(events.c.created_at) < edges[-1])
-        .group_by(events.c.user_id, event_week)
-        .cte("user_weeks")
-    )
-    cohort = _cohort(user_weeks, edges)
+    state = summaries(engine, period.tz)
+    if state is None:
+        # Distinct (user, week) pairs of events in the window: a hash aggregate, used both
+        # to place event-first users in their cohort and to count who came back each week.
+        event_week = bucket_of(events.c.created_at, edges).label("week")
+        user_weeks = (
+            select(events.c.user_id, event_week)
+            .where(utc(events.c.created_at) >= edges[0], utc(events.c.created_at) < edges[-1])
+            .group_by(events.c.user_id, event_week)
+            .cte("user_weeks")
+        )
+        cohort = _cohort(user_weeks, edges)
+    else:
+        user_weeks, cohort = _summarised(mondays, edges)
     sizes = select(
         cohort.c.cohort_week, literal(None, Integer).label("week"), func.count().label("users")
     ).group_by(cohort.c.cohort_week)
@@ -83,6 +90,28 @@ def _cohort(user_weeks: CTE, edges: list[datetime]) -> CTE:
     )
     earlier = [exists().where(uid == first.c.user_id, utc(ts) < since) for uid, ts in SEEN_AT]
     return select(first.c.user_id, first.c.cohort_week).where(~or_(*earlier)).cte("cohort")
+
+
+def _summarised(mondays: list[date], edges: list[datetime]) -> tuple[CTE, CTE]:
+    """CTEs user_weeks (user_id, week) and cohort (user_id, cohort_week) from the summaries.
+
+    A user-day's first event falls in the day, so its week is the day's week.
+    """
+    ud, s = summary_user_days.c, summary_users.c
+    cohort = (
+        select(s.user_id, bucket_of(s.first_seen_at, edges).label("cohort_week"))
+        .where(utc(s.first_seen_at) >= edges[0], utc(s.first_seen_at) < edges[-1])
+        .cte("cohort")
+    )
+    week = bucket_of(ud.first_at, edges).label("week")
+    user_weeks = (  # only the cohorts' users: the newcomers, a few of everyone active
+        select(ud.user_id, week)
+        .where(ud.day >= mondays[0], ud.day < mondays[-1] + WEEK)
+        .where(ud.user_id.in_(select(cohort.c.user_id)))
+        .group_by(ud.user_id, week)
+        .cte("user_weeks")
+    )
+    return user_weeks, cohort
 
 
 def _triangle(counts: pd.DataFrame, mondays: list[date]) -> pd.DataFrame:

@@ -3,7 +3,8 @@
 Every known user (over the four bot tables) is a person here, including users who exist
 only in `events` or only in `bookings`: their name fields are empty and they are found by
 their numeric id. Names are the latest known (the users row, else the newest
-registration); the email is the newest registration's.
+registration); the email is the newest registration's. Who is known, and since when, comes
+from summary_users when the summaries are there (SPEC §9), else from the four tables.
 """
 
 from __future__ import annotations
@@ -23,11 +24,19 @@ from sqlalchemy.sql.selectable import Subquery
 from hsl.db import fold, reading, utc
 from hsl.errors import NotFoundError
 from hsl.filters import Period
-from hsl.metrics.common import SEEN_AT, fetch, fetch_scalar, first_seen, local_times
+from hsl.metrics.common import (
+    SEEN_AT,
+    fetch,
+    fetch_scalar,
+    first_seen,
+    local_times,
+    summaries,
+)
 from hsl.metrics.funnel import STEPS
 from hsl.metrics.leads import DEFAULT_RULES, LeadRules, lead_scores
 from hsl.metrics.lessons import clicked_lesson
 from hsl.schema import bookings, events, free_lesson_registrations, status_word, users
+from hsl.summaries import SummaryState
 
 PAGE_SIZE = 50
 MAX_USER_ID = 2**63 - 1  # BIGINT
@@ -71,13 +80,14 @@ def newest_registrations() -> Subquery:
     return select(*ranked.c).where(ranked.c.n == 1).subquery("newest_registration")
 
 
-def people() -> Subquery:
+def people(state: SummaryState | None = None) -> Subquery:
     """Subquery, one row per known user: user_id, latest names, newest email, first_seen.
 
     The same rule as `common.latest_names`, written as joins: one pass instead of a lookup
-    per user and field, which search over every user needs.
+    per user and field, which search over every user needs. The users and their first
+    seen come from summary_users when `state` is given.
     """
-    fs = first_seen()
+    fs = first_seen(state)
     reg = newest_registrations()
     return (
         select(
@@ -148,9 +158,9 @@ def _match_rank(p: Subquery, text: str, contacts: bool) -> ColumnElement:
     return case(*whens)
 
 
-def _matches(query: str | None, contacts: bool = True) -> Subquery:
+def _matches(query: str | None, contacts: bool, state: SummaryState | None) -> Subquery:
     """Subquery of the users matching `query`, each with its `rank` (all users when blank)."""
-    p = people()
+    p = people(state)
     text = search_text(query)
     if not text:
         return select(*p.c, literal(0).label("rank")).subquery("matches")
@@ -171,7 +181,7 @@ def search_users(
     With `contacts` false (viewers) only names and ids are matched, never username or
     email, so a search cannot confirm whose contact details those are.
     """
-    m = _matches(query, contacts)
+    m = _matches(query, contacts, summaries(bind))
     stmt = select(*(m.c[c] for c in USER_COLUMNS)).order_by(m.c.rank, m.c.user_id)
     frame = fetch(bind, stmt.limit(limit).offset(offset))
     frame["first_seen"] = local_times(frame["first_seen"], tz)
@@ -181,7 +191,8 @@ def search_users(
 def count_users(bind: Engine | Connection, query: str | None = None,
                 contacts: bool = True) -> int:
     """How many users match `query` (all known users when blank); `contacts` as in search."""
-    return fetch_scalar(bind, select(func.count()).select_from(_matches(query, contacts)))
+    matches = _matches(query, contacts, summaries(bind))
+    return fetch_scalar(bind, select(func.count()).select_from(matches))
 
 
 def users_report(engine: Engine, period: Period, search: str | None = None) -> pd.DataFrame:
@@ -214,7 +225,11 @@ def _text(value: object) -> str | None:
 
 
 def user_identity(bind: Engine | Connection, user_id: int, tz: str = "UTC") -> Identity:
-    """Return the user's Identity; NotFoundError when no table knows the id."""
+    """Return the user's Identity; NotFoundError when no table knows the id.
+
+    Always from the bot's tables: one person's rows are index look-ups, and a person the
+    last refresh has not seen yet is found too.
+    """
     p = people()
     frame = fetch(bind, select(p).where(p.c.user_id == user_id))
     if frame.empty:
@@ -313,7 +328,7 @@ def lead_tier(
     bind: Engine | Connection, user_id: int, period: Period, rules: LeadRules = DEFAULT_RULES
 ) -> str | None:
     """The user's lead tier at `period.now`; None for non-candidates (no registration, or paid)."""
-    s = lead_scores(period, rules).c
+    s = lead_scores(period, rules, state=summaries(bind, period.tz)).c
     frame = fetch(bind, select(s.tier).where(s.user_id == user_id))
     return None if frame.empty else str(frame["tier"].iloc[0])
 
