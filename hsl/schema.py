@@ -37,6 +37,13 @@ class UTCDateTime(TypeDecorator):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def result_processor(self, dialect, coltype):
+        if dialect.name == "postgresql":
+            # Sessions run with TimeZone=UTC (hsl.db.make_engine), so psycopg2 already gives
+            # aware datetimes in datetime.UTC: no Python call per value (45k rows: ~150 ms).
+            return None
+        return super().result_processor(dialect, coltype)
+
     def process_result_value(self, value, dialect):
         if value is None:
             return None

@@ -152,14 +152,30 @@ def refresh(engine: Engine, tz: str, *, full: bool = False, lookback: timedelta 
         _update_first_seen(conn)
         for temporary in (_new, _touched):
             temporary.drop(conn, checkfirst=True)
-        if rebuild and is_postgres(conn):  # the planner's picture of the rebuilt tables
-            for table in SUMMARY_TABLES:
-                conn.exec_driver_sql(f"ANALYZE {table.name}")
         state = SummaryState(tz, int(max_id), high_at, now,
                              now if rebuild else previous.rebuilt_at)
         _write_state(conn, state)
+    _tidy(engine, rebuild)
     return RefreshResult(rebuild, counted, added, len(gone), time.perf_counter() - started,
                          state)
+
+
+def _tidy(engine: Engine, rebuilt: bool) -> None:
+    """PostgreSQL: VACUUM the summaries (ANALYZE too after a rebuild), outside the refresh.
+
+    Vacuuming keeps the visibility map current, so reports read windows of days from the
+    covering index alone; after an incremental refresh it visits only the pages it
+    changed (about 0.1 s). Nothing to do on SQLite.
+    """
+    if not is_postgres(engine):
+        return
+    what = "VACUUM (ANALYZE)" if rebuilt else "VACUUM"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(f"SET statement_timeout = {REFRESH_TIMEOUT_MS}")
+        try:
+            conn.exec_driver_sql(f"{what} {', '.join(t.name for t in SUMMARY_TABLES)}")
+        finally:
+            conn.exec_driver_sql("RESET statement_timeout")
 
 
 def refresh_command(engine: Engine, tz: str, *, full: bool = False) -> str:
