@@ -157,8 +157,9 @@ def make_engine(raw_url: str, statement_timeout_ms: int = 30_000, *,
         connect_args={
             "connect_timeout": 5,
             # JIT compilation costs more than it saves on these short reporting queries.
+            # TimeZone=UTC: psycopg2 then returns instants in datetime.UTC (UTCDateTime).
             "options": f"-c statement_timeout={int(statement_timeout_ms)} -c jit=off"
-            " -c work_mem=64MB",
+            " -c work_mem=64MB -c TimeZone=UTC",
             "application_name": "hsl-analytics",
         },
     )
