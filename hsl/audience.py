@@ -5,19 +5,27 @@ same registration; stream and status filters to one and the same booking. The re
 one row per user: contact fields and the facts that matched (the lesson types of the
 matching registrations, the streams and status words of the matching bookings, the lead
 tier and the last activity). Exporting needs the analyst role; the data layer checks it.
+
+When the summaries are current for the reporting timezone (SPEC §9), who is known, their
+last activity, lead tiers and lesson-link clicks are as of the last refresh (summary_users,
+`lead_scores` and `clicked_lesson` on their summary paths); registrations, bookings and
+the other event filters are always read live. Inside `hsl.summaries.raw_path()`, or
+without summaries, everything comes from the bot's tables.
 """
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from urllib.parse import parse_qs, quote, urlencode
 
 import pandas as pd
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import bindparam, case, exists, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql.selectable import Subquery
 
 from hsl.auth import Actor, Permission, hide_contacts, require
 from hsl.db import reading, utc
@@ -30,12 +38,28 @@ from hsl.metrics.common import (
     from_newest_registration,
     latest_names,
     local_times,
+    summaries,
 )
 from hsl.metrics.leads import DEFAULT_RULES, TIERS, LeadRules, lead_scores
 from hsl.metrics.lessons import clicked_lesson
 from hsl.metrics.streams import natural_key
-from hsl.metrics.users import MAX_USER_ID, PAGE_SIZE, parse_user_ids, tme_link
-from hsl.schema import BOOKING_STATUS, bookings, events, free_lesson_registrations, status_word
+from hsl.metrics.users import (
+    MAX_USER_ID,
+    PAGE_SIZE,
+    newest_registrations,
+    parse_user_ids,
+    tme_link,
+)
+from hsl.schema import (
+    BOOKING_STATUS,
+    bookings,
+    events,
+    free_lesson_registrations,
+    status_word,
+    summary_users,
+    users,
+)
+from hsl.summaries import SummaryState
 
 AUDIENCE_COLUMNS = [
     "user_id", "username", "first_name", "email", "tme_link",
@@ -276,7 +300,9 @@ def _clock(tz: str, now: datetime | None) -> Period:
     return Period.last_days(1, tz, now or utc_now())
 
 
-def _registration_match(flt: AudienceFilter, clock: Period) -> list[ColumnElement]:
+def _registration_match(
+    flt: AudienceFilter, clock: Period, state: SummaryState | None
+) -> list[ColumnElement]:
     """Conditions on one registration row; empty when no registration filter is set."""
     found = []
     if flt.lesson_types:
@@ -287,7 +313,7 @@ def _registration_match(flt: AudienceFilter, clock: Period) -> list[ColumnElemen
         end = clock.local_midnight_utc(flt.registered_to + timedelta(days=1))
         found.append(utc(regs.registered_at) < end)
     if flt.attended is not None:
-        clicked = clicked_lesson(regs.user_id, regs.lesson_type)
+        clicked = clicked_lesson(regs.user_id, regs.lesson_type, state=state)
         found.append(clicked if flt.attended else ~clicked)
     return found
 
@@ -302,12 +328,14 @@ def _booking_match(flt: AudienceFilter) -> list[ColumnElement]:
     return found
 
 
-def _matching(flt: AudienceFilter, clock: Period, rules: LeadRules) -> Select:
-    """SELECT user_id of every known user the filter keeps."""
-    known = first_seen()
+def _matching(
+    flt: AudienceFilter, clock: Period, rules: LeadRules, state: SummaryState | None = None
+) -> Select:
+    """SELECT user_id of every known user the filter keeps (`state`: as of the summaries)."""
+    known = first_seen(state)
     uid = known.c.user_id
     stmt = select(uid)
-    if reg := _registration_match(flt, clock):
+    if reg := _registration_match(flt, clock, state):
         stmt = stmt.where(exists().where(regs.user_id == uid, *reg))
     if booking := _booking_match(flt):
         stmt = stmt.where(exists().where(b.user_id == uid, *booking))
@@ -315,7 +343,7 @@ def _matching(flt: AudienceFilter, clock: Period, rules: LeadRules) -> Select:
         active = exists().where(b.user_id == uid, b.confirmed != -1)
         stmt = stmt.where(active if flt.booked else ~active)
     if flt.tiers:
-        scores = lead_scores(clock, rules)
+        scores = lead_scores(clock, rules, state=state)
         stmt = stmt.where(uid.in_(select(scores.c.user_id).where(scores.c.tier.in_(flt.tiers))))
     if flt.active_within_days is not None:
         since = clock.now - timedelta(days=flt.active_within_days)
@@ -339,36 +367,75 @@ def audience_count(
     rules: LeadRules = DEFAULT_RULES,
 ) -> int:
     """How many users match the filter (all known users for an empty filter)."""
-    matched = _matching(flt, _clock(tz, now), rules).subquery("audience")
+    matched = _matching(flt, _clock(tz, now), rules, summaries(bind, tz)).subquery("audience")
     return fetch_scalar(bind, select(func.count()).select_from(matched))
 
 
-def _joined(values: pd.Series, key=None) -> str:
-    return ", ".join(sorted(set(values), key=key))
+def _joined(per_user: dict[int, set[str]], key=None) -> pd.Series:
+    """Per user (the index): their values, distinct, sorted by `key`, joined by ", "."""
+    joined = [", ".join(sorted(values, key=key)) if len(values) > 1 else next(iter(values))
+              for values in per_user.values()]
+    return pd.Series(joined, index=pd.Index(list(per_user), dtype="int64"), dtype="str")
 
 
 def _facts(
-    conn: Connection, flt: AudienceFilter, clock: Period, ids: list[int] | None
+    conn: Connection, flt: AudienceFilter, clock: Period, ids: list[int] | None,
+    state: SummaryState | None,
 ) -> pd.DataFrame:
     """Per user (all users when `ids` is None): lesson types, streams, status words matched."""
     reg_stmt = select(regs.user_id, regs.lesson_type).distinct()
-    reg_stmt = reg_stmt.where(*_registration_match(flt, clock))
+    reg_stmt = reg_stmt.where(*_registration_match(flt, clock, state))
     booking_stmt = select(b.user_id, b.course_stream, b.confirmed).distinct()
     booking_stmt = booking_stmt.where(*_booking_match(flt))
     if ids is not None:
         reg_stmt = reg_stmt.where(regs.user_id.in_(ids))
         booking_stmt = booking_stmt.where(b.user_id.in_(ids))
-    reg_rows, booking_rows = fetch(conn, reg_stmt), fetch(conn, booking_stmt)
-    booking_rows["status"] = [status_word(code) for code in booking_rows["confirmed"]]
+    # Gathered in plain dicts: grouping ~100k users in pandas costs seconds.
+    lesson_types, streams, statuses = defaultdict(set), defaultdict(set), defaultdict(set)
+    for user_id, lesson_type in conn.execute(reg_stmt):
+        lesson_types[user_id].add(lesson_type)
+    for user_id, stream, code in conn.execute(booking_stmt):
+        if stream is not None:
+            streams[user_id].add(stream)
+        statuses[user_id].add(status_word(code))
     rank = {status_word(code): i for i, code in enumerate(sorted(BOOKING_STATUS))}
     per_user = [
-        reg_rows.groupby("user_id")["lesson_type"].agg(_joined).rename("lesson_types"),
-        booking_rows.dropna(subset=["course_stream"]).groupby("user_id")["course_stream"]
-        .agg(lambda s: _joined(s, natural_key)).rename("streams"),
-        booking_rows.groupby("user_id")["status"]
-        .agg(lambda s: _joined(s, lambda w: (rank.get(w, len(rank)), w))).rename("statuses"),
+        _joined(lesson_types).rename("lesson_types"),
+        _joined(streams, natural_key).rename("streams"),
+        _joined(statuses, lambda w: (rank.get(w, len(rank)), w)).rename("statuses"),
     ]
     return pd.concat(per_user, axis=1)
+
+
+def _people(page: Subquery, clock: Period, state: SummaryState | None, per_row: bool) -> Select:
+    """Per user of `page`, by user_id: user_id, username, first_name, email, last_activity.
+
+    Names and email follow `latest_names`: looked up row by row when `per_row` (a page of
+    50), for everyone in one pass of joins otherwise (an export). Last activity is the
+    latest event up to now: summary_users' when `state` is given, unless that is later than
+    now (a clock in the past), when it is read from the events as without summaries.
+    """
+    uid = page.c.user_id
+    source = page
+    if per_row:
+        names, email = latest_names(uid), from_newest_registration("email", uid)
+    else:
+        reg = newest_registrations()
+        names = [func.coalesce(users.c[n], reg.c[n]).label(n) for n in ("username", "first_name")]
+        email = reg.c.email
+        source = source.outerjoin(users, users.c.user_id == uid).outerjoin(
+            reg, reg.c.user_id == uid)
+    last = (
+        select(func.max(utc(e.created_at)))
+        .where(e.user_id == uid, utc(e.created_at) <= clock.now)
+        .scalar_subquery()
+    )
+    if state is not None:
+        s = summary_users.c
+        source = source.outerjoin(summary_users, s.user_id == uid)
+        last = case((utc(s.last_event_at) > clock.now, last), else_=s.last_event_at)
+    return (select(uid, *names, email.label("email"), last.label("last_activity"))
+            .select_from(source).order_by(uid))
 
 
 def _rows(
@@ -383,33 +450,26 @@ def _rows(
     if isinstance(bind, Engine):
         with reading(bind) as conn:
             return _rows(conn, flt, tz, now, rules, limit, offset)
-    clock = _clock(tz, now)
-    page = _matching(flt, clock, rules).order_by("user_id").limit(limit).offset(offset)
-    uid = page.subquery("page").c.user_id
-    last_activity = (
-        select(func.max(utc(e.created_at)))
-        .where(e.user_id == uid, utc(e.created_at) <= clock.now)
-        .scalar_subquery()
-    )
-    # Names, email and last activity are looked up for the rows shown only.
-    frame = fetch(bind, select(
-        uid, *latest_names(uid), from_newest_registration("email", uid).label("email"),
-        last_activity.label("last_activity"),
-    ).order_by(uid))
+    clock, state = _clock(tz, now), summaries(bind, tz)
+    matched = _matching(flt, clock, rules, state)
+    if limit is not None:
+        matched = matched.order_by("user_id").limit(limit).offset(offset)
+    frame = fetch(bind, _people(matched.subquery("page"), clock, state, limit is not None))
     # A page asks for its own users' facts and tiers; an export for everyone's.
     page_ids = [int(i) for i in frame["user_id"]] if limit is not None else None
-    frame = frame.join(_facts(bind, flt, clock, page_ids), on="user_id")
-    frame = frame.join(_tiers(bind, clock, rules, page_ids), on="user_id")
-    frame["tme_link"] = [tme_link(u) for u in frame["username"]]
+    frame = frame.join(_facts(bind, flt, clock, page_ids, state), on="user_id")
+    frame = frame.join(_tiers(bind, clock, rules, page_ids, state), on="user_id")
+    frame["tme_link"] = [tme_link(u) for u in frame["username"].tolist()]
     frame["last_activity"] = local_times(frame["last_activity"], tz)
     return frame[AUDIENCE_COLUMNS]
 
 
 def _tiers(
-    conn: Connection, clock: Period, rules: LeadRules, ids: list[int] | None
+    conn: Connection, clock: Period, rules: LeadRules, ids: list[int] | None,
+    state: SummaryState | None,
 ) -> pd.DataFrame:
     """Lead tier per candidate (of `ids`, or all), indexed by user_id."""
-    s = lead_scores(clock, rules).c
+    s = lead_scores(clock, rules, state=state).c
     stmt = select(s.user_id, s.tier)
     if ids is not None:
         stmt = stmt.where(s.user_id.in_(ids))

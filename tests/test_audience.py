@@ -1,6 +1,9 @@
 """The audience builder: each filter alone, combined, facts, paging and the export permission.
 
 Counted from the table in tests/fixtures/people.py (AUDIENCE_ROWS, NOW 2026-11-25 12:00 UTC).
+Every counted test runs twice: on the bot's tables, and on the summaries (SPEC §9) after a
+refresh in UTC (tests in Moscow time read the bot's tables there too: no Moscow summaries).
+The last tests compare the summary path with the raw path after changes and refreshes.
 """
 
 from __future__ import annotations
@@ -8,6 +11,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from pandas.testing import assert_frame_equal
+from sqlalchemy import delete, insert
 
 from hsl.audience import (
     AUDIENCE_COLUMNS,
@@ -18,16 +23,34 @@ from hsl.audience import (
 )
 from hsl.auth import Actor
 from hsl.errors import PermissionDenied, ValidationError
-from tests.fixtures.people import AUDIENCE_KNOWN, AUDIENCE_ROWS, EVENTS_ONLY, MOSCOW, NOW, rows
+from hsl.export import to_csv_bytes
+from hsl.schema import BOT_TABLES, events
+from hsl.summaries import current, raw_path
+from hsl.summaries.refresh import refresh
+from tests.fixtures import load_rows, utc
+from tests.fixtures.people import (
+    AUDIENCE_KNOWN,
+    AUDIENCE_ROWS,
+    EVENTS_ONLY,
+    MOSCOW,
+    NOW,
+    PY,
+    event,
+    rows,
+)
 
 ANALYST = Actor("ann", "analyst")
 VIEWER = Actor("vic", "viewer")
 EO = EVENTS_ONLY
 
 
-@pytest.fixture(scope="module")
-def db(module_engine):
-    return module_engine(AUDIENCE_ROWS)
+@pytest.fixture(scope="module", params=["bot tables", "summaries"])
+def db(module_engine, request):
+    engine = module_engine(AUDIENCE_ROWS)
+    if request.param == "summaries":
+        refresh(engine, "UTC")
+        assert current(engine, "UTC") is not None
+    return engine
 
 
 def picked(db, tz: str = "UTC", **filters) -> list[int]:
@@ -187,3 +210,79 @@ def test_lists_become_tuples_and_describe_names_the_set_filters():
     assert flt.lesson_types == ("python", "js")
     assert flt.describe() == {
         "lesson_types": "python+js", "attended": "false", "user_ids": "3 ids"}
+
+
+# ---------------------------------------------------------------- summaries and raw tables
+
+def both_paths(engine, flt: AudienceFilter, tz: str, now=NOW) -> tuple:
+    """(count, export, second page of 3) from the summaries, then the same from the raw tables."""
+    def run():
+        return (audience_count(engine, flt, tz=tz, now=now),
+                export_audience(engine, ANALYST, flt, tz=tz, now=now),
+                audience_rows(engine, ANALYST, flt, tz=tz, now=now, limit=3, offset=3))
+    ours = run()
+    with raw_path():
+        raw = run()
+    return ours, raw
+
+
+def assert_same(ours: tuple, raw: tuple) -> None:
+    assert ours[0] == raw[0]
+    assert_frame_equal(ours[1], raw[1])
+    assert_frame_equal(ours[2], raw[2])
+    assert to_csv_bytes(ours[1]) == to_csv_bytes(raw[1])
+
+
+@pytest.mark.parametrize("tz", ["UTC", MOSCOW])
+@pytest.mark.parametrize("filters", [
+    {}, {"attended": True}, {"attended": False}, {"tiers": ("hot", "warm")},
+    {"tiers": ("cold",)}, {"lesson_types": ("python",), "registered_from": date(2026, 10, 16)},
+    {"streams": ("2nd_stream",), "statuses": (2,)}, {"booked": False, "active_within_days": 7},
+    {"event_types": ("lesson_link_clicked",)}, {"user_ids": (201, 206, EO)},
+], ids=repr)
+def test_the_summary_path_gives_what_the_raw_path_gives(engine, tz, filters):
+    load_rows(engine, AUDIENCE_ROWS)
+    refresh(engine, tz)
+    ours, raw = both_paths(engine, AudienceFilter(**filters), tz)
+    assert_same(ours, raw)
+
+
+def test_the_summaries_hold_the_audience_as_of_the_last_refresh(engine):
+    load_rows(engine, AUDIENCE_ROWS)
+    refresh(engine, "UTC")
+    late = 3_000_000_777  # a new events-only person
+    with engine.begin() as conn:
+        conn.execute(insert(events), [
+            event(late, "start", "2026-11-25 11:00"),
+            event(204, "lesson_link_clicked", "2026-11-25 11:30", PY),  # 204 attends python
+        ])
+        for table in BOT_TABLES:  # the bot deletes 203 and everything of theirs
+            conn.execute(delete(table).where(table.c.user_id == 203))
+    flt = AudienceFilter(attended=True)
+    ours, raw = both_paths(engine, AudienceFilter(), "UTC")
+    # Until the next refresh: who is known, clicks and last activity as the refresh saw them;
+    # registrations and bookings are read live (203's are gone, so they match nothing).
+    assert [int(i) for i in ours[1]["user_id"]] == AUDIENCE_KNOWN
+    assert rows(ours[1], "user_id", "lesson_types", "last_activity")[2:4] == [
+        (203, None, utc("2026-10-22 18:00")), (204, "python", utc("2026-11-24 15:00"))]
+    assert picked(engine, attended=True) == [201, 207]
+    assert [int(i) for i in raw[1]["user_id"]] == [201, 202, 204, 206, 207, 208, EO, late]
+    with raw_path():
+        assert picked(engine, attended=True) == [201, 204, 207]
+    refresh(engine, "UTC")
+    assert_same(*both_paths(engine, AudienceFilter(), "UTC"))
+    assert_same(*both_paths(engine, flt, "UTC"))
+    assert picked(engine, attended=True) == [201, 204, 207]
+    assert rows(export_audience(engine, ANALYST, AudienceFilter(user_ids=(204, late)), now=NOW),
+                "user_id", "last_activity") == [
+        (204, utc("2026-11-25 11:30")), (late, utc("2026-11-25 11:00"))]
+
+
+def test_a_clock_before_the_last_refresh_reads_last_activity_from_the_events(engine):
+    load_rows(engine, AUDIENCE_ROWS)
+    refresh(engine, "UTC")
+    now = utc("2026-11-22 10:07")  # 201 and 202 have events after it
+    ours, raw = both_paths(engine, AudienceFilter(user_ids=(201, 202, 204)), "UTC", now)
+    assert_same(ours, raw)
+    assert rows(ours[1], "user_id", "last_activity") == [
+        (201, utc("2026-11-22 10:05")), (202, utc("2026-11-22 10:05")), (204, None)]
