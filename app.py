@@ -6,7 +6,6 @@ Run with `streamlit run app.py`. Each page file in pages/ draws one screen.
 import streamlit as st
 
 from hsl.auth import Permission, can
-from hsl.db import check_connection
 from hsl.errors import DatabaseUnavailable, HslError
 from hsl_ui import auth, banners, sidebar, state
 
@@ -60,7 +59,7 @@ def main() -> None:
     try:
         # One round trip a run: with the database down, a page must not draw cached numbers
         # as if nothing were wrong, nor half of itself above the banner.
-        check_connection(state.engine())
+        state.check_connections()
         page.run()
     except DatabaseUnavailable:
         with top:
@@ -71,7 +70,8 @@ def main() -> None:
     except Exception:  # noqa: BLE001 - logged, and one sentence on screen (banners)
         with top:
             banners.unexpected()
-    sidebar.show_loaded_at(loaded_slot, state.oldest_load(), settings.timezone)
+    sidebar.show_loaded_at(loaded_slot, state.oldest_load(), settings.timezone,
+                           state.summaries_as_of())
 
 
 # Anything unexpected is logged for the operator and shown as one sentence, never as a

@@ -483,7 +483,8 @@ def _pages_child(url: str, tz: str, scripts: list[str], queue) -> None:
 
 def _measure_pages(url: str, tz: str, scripts: list[str]) -> dict:
     os.environ.update({"DATABASE_URL": url, "HSL_AUTH_DISABLED": "1",
-                       "HSL_AUTH_DISABLED_ROLE": "admin", "HSL_TIMEZONE": tz})
+                       "HSL_AUTH_DISABLED_ROLE": "admin", "HSL_TIMEZONE": tz,
+                       "HSL_REFRESH_SECONDS": "0"})  # no refresh while pages are timed
     os.chdir(PROJECT_DIR)
     # AppTest's bare mode warns "missing ScriptRunContext" at every page; errors still show.
     logging.disable(logging.WARNING)

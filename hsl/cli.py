@@ -21,12 +21,13 @@ from hsl import auth, bootstrap, demo, export, migrate
 from hsl.bench import add_bench_parser
 from hsl.bench import run as run_bench
 from hsl.config import load_settings
-from hsl.db import check_connection, make_engine, printable, safe_url
+from hsl.db import check_connection, make_engine, printable, refuses_writes, safe_url
 from hsl.errors import HslError, ValidationError
 from hsl.filters import DEFAULT_RANGE_DAYS, Period
 from hsl.messaging.commands import add_message_parser, run_message
 from hsl.reports import REPORTS, report_options, run_report
-from hsl.summaries.refresh import refresh_command
+from hsl.summaries import has_tables, read_state
+from hsl.summaries.refresh import refresh, refresh_command
 from hsl.worker import add_worker_parser, run_worker
 
 
@@ -241,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "message":
             settings = load_settings(args.db)
             engine = _connect(args.db, create=settings.is_demo)
-            bootstrap.prepare(engine, is_demo=settings.is_demo, messaging=True)
+            bootstrap.prepare(engine, is_demo=settings.is_demo, messaging=True,
+                              tz=settings.timezone)
             return run_message(args, engine, settings)
         elif args.command == "send-worker":
             return run_worker(args, load_settings(args.db))
@@ -250,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "refresh":
             settings = load_settings(args.db)
             engine = _connect(args.db, create=settings.is_demo)
-            bootstrap.prepare(engine, is_demo=settings.is_demo)
+            bootstrap.prepare(engine, is_demo=settings.is_demo, tz=settings.timezone)
             print(refresh_command(engine, settings.timezone, full=args.full))
         elif args.command == "init-db":
             engine = _connect(args.db, create=True)
@@ -264,7 +266,10 @@ def main(argv: list[str] | None = None) -> int:
             counts = demo.load(engine, size)
             took = time.perf_counter() - started
             rows = ", ".join(f"{n} {t}" for t, n in counts.items())
-            print(f"Loaded demo data ({rows}) in {took:.1f} s.")
+            print(f"Loaded demo data ({rows}) in {took:.1f} s.", flush=True)
+            tz = load_settings(args.db).timezone  # so that a fresh demo's pages read summaries
+            done = refresh(engine, tz)
+            print(f"Built the summaries (days in {tz}) in {done.seconds:.1f} s.")
         sys.stdout.flush()
         return 0
     except (UsageError, HslError) as err:
@@ -300,11 +305,44 @@ def _report(args: argparse.Namespace) -> None:
     )
     # A read: a SQLite file that is not the embedded demo must exist (load_settings).
     engine = make_engine(settings.database_url, settings.statement_timeout_ms)
-    bootstrap.prepare(engine, is_demo=settings.is_demo)
-    frame = run_report(engine, args.name, period, **options)
+    bootstrap.prepare(engine, is_demo=settings.is_demo, tz=settings.timezone)
+    reader = engine
+    if settings.read_database_url:
+        reader = make_engine(settings.read_database_url, settings.statement_timeout_ms)
+        bootstrap.prepare(reader, is_demo=False)
+    note = refresh_before_report(engine, period.tz)
+    frame = run_report(reader, args.name, period, **options)
     out = export.to_json(frame) if args.format == "json" else export.to_csv(
         frame, for_excel=False)
     sys.stdout.write(out if out.endswith("\n") else out + "\n")
+    if note:
+        print(note, file=sys.stderr)
+
+
+def refresh_before_report(engine: Engine, tz: str) -> str | None:
+    """Refresh the summaries before a report reads them, so the command line is current.
+
+    Only summaries a report in `tz` would read: ones kept in another timezone (the app's)
+    are left as they are (the report reads the bot's tables) rather than rebuilt. A
+    database that refuses writes (a replica given as DATABASE_URL, a read-only login) does
+    not stop the report: it reads the summaries as they are, and the sentence returned says
+    so (None when there is nothing to say).
+    """
+    if not has_tables(engine):
+        return None
+    state = read_state(engine)
+    if state is not None and state.tz != tz:
+        return None
+    try:
+        refresh(engine, tz)
+    except SQLAlchemyError as err:
+        if not refuses_writes(err):
+            raise
+        if state is None:
+            return None  # nothing summarised yet: the report read the bot's tables
+        return (f"The database refuses writes, so the summaries were not refreshed; this "
+                f"report reads them as of {state.refreshed_at:%Y-%m-%d %H:%M:%S} UTC.")
+    return None
 
 
 _SECRET_KEY = re.compile(r"pass|secret|token|key|auth|cred", re.IGNORECASE)

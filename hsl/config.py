@@ -20,6 +20,8 @@ DEFAULT_DEMO_PATH = PROJECT_DIR / ".data" / "hsl_demo.sqlite"
 DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
 MAX_STATEMENT_TIMEOUT_MS = 2_147_483_647  # PostgreSQL's largest statement_timeout
 DEFAULT_TELEGRAM_RATE = 25.0  # messages a second overall; Telegram allows about 30
+DEFAULT_REFRESH_SECONDS = 60  # the app's and the worker's summary refresh timer (0: off)
+MAX_REFRESH_SECONDS = 86_400
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,9 @@ class Settings:
     telegram_token: str | None = field(default=None, repr=False)
     telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
     telegram_rate: float = DEFAULT_TELEGRAM_RATE
+    refresh_seconds: int = DEFAULT_REFRESH_SECONDS
+    # Reports and summaries are read here when set (a read replica); writes go to database_url.
+    read_database_url: str | None = None
     secrets: dict = field(default_factory=dict, repr=False, compare=False, hash=False)
 
 
@@ -92,6 +97,37 @@ def _rate(value: object) -> float:
     return rate
 
 
+def _refresh_seconds(value: object) -> int:
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isascii() or not text.isdigit() or len(text) > 10 \
+            or int(text) > MAX_REFRESH_SECONDS:
+        raise ValidationError(
+            "The summary refresh interval (HSL_REFRESH_SECONDS or refresh_seconds) must be a "
+            f"whole number of seconds from 0 (off) to {MAX_REFRESH_SECONDS}."
+        )
+    return int(text)
+
+
+def _read_url(raw: object, primary: str | None, db_flag: str | None) -> str | None:
+    """The read replica's URL (checked now), or None: not set, or `--db` names the database."""
+    if raw is None or str(raw).strip() == "" or db_flag:
+        return None
+    if not primary:
+        raise ValidationError(
+            "HSL_READ_DATABASE_URL (read_database_url) names a read replica of DATABASE_URL; "
+            "set DATABASE_URL too."
+        )
+    try:
+        normalize_url(raw)
+    except ValidationError as err:
+        reason = str(err)
+        raise ValidationError(
+            "HSL_READ_DATABASE_URL (read_database_url) cannot be used: "
+            f"{reason[0].lower()}{reason[1:]}"
+        ) from None
+    return existing_only(str(raw).strip())
+
+
 def existing_only(raw: str) -> str:
     """A SQLite file URL rewritten to SQLite's URI form with `mode=rw`: never created.
 
@@ -134,6 +170,9 @@ def load_settings(db_url: str | None = None, secrets: dict | None = None) -> Set
     token = os.environ.get("HSL_TELEGRAM_BOT_TOKEN") or telegram.get("bot_token")
     api_url = os.environ.get("HSL_TELEGRAM_API_URL") or telegram.get("api_url")
     rate = os.environ.get("HSL_TELEGRAM_RATE") or telegram.get("rate", DEFAULT_TELEGRAM_RATE)
+    every = os.environ.get("HSL_REFRESH_SECONDS") or secrets.get(
+        "refresh_seconds", DEFAULT_REFRESH_SECONDS)
+    read_url = os.environ.get("HSL_READ_DATABASE_URL") or secrets.get("read_database_url")
     return Settings(
         database_url=existing_only(url) if url else demo_url(),
         timezone=check_timezone(timezone),
@@ -143,5 +182,7 @@ def load_settings(db_url: str | None = None, secrets: dict | None = None) -> Set
         telegram_token=(token.strip() or None) if isinstance(token, str) else None,
         telegram_api_url=str(api_url).strip() if api_url else DEFAULT_TELEGRAM_API_URL,
         telegram_rate=_rate(rate),
+        refresh_seconds=_refresh_seconds(every),
+        read_database_url=_read_url(read_url, url, db_url),
         secrets=secrets,
     )

@@ -259,6 +259,21 @@ def _is_connection_problem(err: exc.DBAPIError) -> bool:
     )
 
 
+# read_only_sql_transaction (a hot standby, default_transaction_read_only) and
+# insufficient_privilege (a login that may only SELECT).
+_READ_ONLY_CODES = ("25006", "42501")
+
+
+def refuses_writes(err: BaseException) -> bool:
+    """True when `err` is the database refusing a write: a read replica, a read-only login or
+    a read-only SQLite file."""
+    if not isinstance(err, exc.DBAPIError):
+        return False
+    if getattr(err.orig, "pgcode", None) in _READ_ONLY_CODES:
+        return True
+    return isinstance(err.orig, sqlite3.Error) and "readonly database" in str(err.orig)
+
+
 def check_connection(engine: Engine) -> None:
     """Raise DatabaseUnavailable with one sentence when the database cannot be reached."""
     try:

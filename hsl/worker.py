@@ -1,10 +1,14 @@
-"""The send-worker (SPEC §8): `python -m hsl send-worker [--db URL] [--once]`.
+"""The send-worker (SPEC §8): `python -m hsl send-worker [--db URL] [--once]`, and the
+summary refresh timer it shares with the app (SPEC §9).
 
 `Worker.run_once()` is one small step: heartbeat, recover stale rows (first turn, then
 now and then), claim a small batch, send each message paced through its transport,
 record the outcomes, finish campaigns with nothing left. `Worker.run()` repeats it until
 the stop event is set (SIGTERM / SIGINT via `run_worker`) or, with `once`, until nothing
 is due. State that must survive a crash lives in the database (hsl.messaging.delivery).
+
+`RefreshTimer` keeps the summary tables fresh on a thread of its own beside the deliveries
+(and beside the page runs in the app process): one refresh every `refresh_seconds`.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, inspect, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from hsl.config import Settings
 from hsl.db import check_connection, make_engine, reading, safe_url, writing
@@ -39,6 +44,10 @@ from hsl.messaging.transports import (
     transport_from_settings,
 )
 from hsl.schema import worker_heartbeats
+from hsl.summaries import has_tables, read_state
+
+if TYPE_CHECKING:
+    from hsl.summaries.refresh import RefreshResult
 
 log = logging.getLogger("hsl.worker")
 
@@ -53,6 +62,7 @@ SEEN_WITHIN_S = 60
 LOG_EVERY_S = 10.0
 MAX_OUTAGE_WAIT_S = 30.0
 DATABASE_DOWN = (DatabaseUnavailable, QueryTimeout, OperationalError, InterfaceError)
+REFRESH_STOP_WAIT_S = 10.0  # at exit, a refresh in flight gets this long to commit
 
 
 def utc_now() -> datetime:
@@ -336,6 +346,80 @@ def worker_seen(bind: Engine | Connection, *, now: datetime,
         return conn.execute(query).scalar()
 
 
+# --- the summary refresh timer -----------------------------------------------------------
+
+
+class RefreshTimer:
+    """Refreshes the summary tables of `engine` (days in `tz`) every `seconds` (SPEC §9).
+
+    `run_once()` is one turn: nothing without the summary tables; nothing when they were
+    refreshed, by this process or any other, less than `seconds` ago (app replicas and
+    workers on one database then take turns instead of each refreshing every interval);
+    else one refresh that is skipped when another one is running. A failure is logged
+    (once until it changes or passes) and the next turn tries again. `run()` turns every
+    `seconds` until the stop event is set; `start()` does that on a daemon thread.
+    """
+
+    def __init__(self, engine: Engine, tz: str, seconds: float, *,
+                 clock: Callable[[], datetime] = utc_now,
+                 stop_event: threading.Event | None = None) -> None:
+        self.engine = engine
+        self.tz = tz
+        self.seconds = seconds
+        self.clock = clock
+        self.stop_event = stop_event or threading.Event()
+        self.thread: threading.Thread | None = None
+        self._failing: str | None = None  # the last failure logged, until a turn succeeds
+
+    def run_once(self) -> RefreshResult | None:
+        """One turn; returns what the refresh did, or None when there was none."""
+        from hsl.summaries.refresh import refresh  # pulls in pandas (hsl.metrics), hence here
+
+        try:
+            if not has_tables(self.engine) or self._recently_refreshed():
+                done = None
+            else:
+                done = refresh(self.engine, self.tz, wait=False)
+        except Exception as err:  # noqa: BLE001 - logged; a timer must outlive any failure
+            self._failed(err)
+            return None
+        if self._failing is not None:
+            log.info("The summary refresh works again.")
+            self._failing = None
+        return done
+
+    def _recently_refreshed(self) -> bool:
+        state = read_state(self.engine)
+        return state is not None and state.tz == self.tz and (
+            self.clock() - state.refreshed_at < timedelta(seconds=self.seconds))
+
+    def _failed(self, err: Exception) -> None:
+        expected = isinstance(err, HslError | SQLAlchemyError)
+        text = str(getattr(err, "orig", None) or err).strip()
+        reason = f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
+        if reason != self._failing:
+            self._failing = reason
+            log.warning("The summary refresh failed (%s); trying again every %g s.",
+                        reason[:300], self.seconds, exc_info=not expected)
+
+    def run(self) -> None:
+        """Turn every `seconds` (the first turn one interval after the start) until stopped."""
+        while not self.stop_event.wait(self.seconds):
+            self.run_once()
+
+    def start(self) -> RefreshTimer:
+        """Run `run()` on a daemon thread (it never holds up the process's exit)."""
+        self.thread = threading.Thread(target=self.run, name="hsl-summary-refresh", daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop after the turn in progress; wait up to `timeout` seconds for it (None: no wait)."""
+        self.stop_event.set()
+        if timeout is not None and self.thread is not None:
+            self.thread.join(timeout)
+
+
 # --- the command ------------------------------------------------------------------------
 
 
@@ -362,7 +446,7 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
         if settings.is_demo:  # made and filled on first use; pulls in pandas, hence here
             from hsl import bootstrap
 
-            bootstrap.prepare(engine, is_demo=True)
+            bootstrap.prepare(engine, is_demo=True, tz=settings.timezone)
         else:
             check_connection(engine)
         if "campaign_recipients" not in inspect(engine).get_table_names():
@@ -391,9 +475,14 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
         previous = _on_signals(stop)
         log.info("Send-worker %s started on %s (%g messages a second%s).", worker.worker_id,
                  safe_url(engine.url), settings.telegram_rate, ", once" if args.once else "")
+        # A long-running worker also keeps the summaries fresh; `--once` only sends.
+        timer = None if args.once or not settings.refresh_seconds else RefreshTimer(
+            engine, settings.timezone, settings.refresh_seconds, stop_event=stop).start()
         try:
             return worker.run(once=args.once)
         finally:
+            if timer is not None:
+                timer.stop(timeout=REFRESH_STOP_WAIT_S)
             _restore_signals(previous)
             for transport in made:
                 transport.close()

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from hsl.db import check_connection
 from hsl.errors import DatabaseUnavailable, HslError
 from hsl_ui import format as fmt
 from hsl_ui import state
@@ -72,7 +71,7 @@ def _check_again() -> None:
         st.session_state[_ARMED] = True
     else:
         try:
-            check_connection(state.engine())
+            state.check_connections()
         except DatabaseUnavailable:
             pass  # still down: the timer tries again
         except HslError:

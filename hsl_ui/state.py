@@ -1,14 +1,22 @@
-"""The one caching module: the engine (st.cache_resource) and query results (st.cache_data).
+"""The one caching module: the engines (st.cache_resource) and query results (st.cache_data).
 
 Pages never touch an engine. They call `report(name, period, **options)`, or a data
 function wrapped once here with `@cached`, and get a DataFrame that is kept for five
-minutes per database, function and arguments. Exceptions are never cached, so a database
-that comes back is used again on the next rerun.
+minutes per database, function, arguments and summary refresh. Exceptions are never
+cached, so a database that comes back is used again on the next rerun.
+
+Cached results are read from HSL_READ_DATABASE_URL (a read replica) when it is set;
+`engine()` is the primary database, for every write and what belongs to one (stream
+changes, messaging, sign-in). The first page run of a process starts the
+background refresh of the summaries (hsl.worker.RefreshTimer), and each run reads the
+summaries' state once: it is part of every cache key, so a rerun after a refresh shows
+the new numbers, and the sidebar says how fresh they are.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -18,17 +26,21 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from hsl import admin, audience, bootstrap, reports
+from hsl import admin, audience, bootstrap, reports, summaries
 from hsl.config import Settings, load_settings
-from hsl.db import make_engine
+from hsl.db import check_connection, make_engine
 from hsl.filters import DEFAULT_RANGE_DAYS, Period
 from hsl.metrics import activity, leads, lessons, overview, streams, users
+from hsl.summaries import SummaryState
+from hsl.worker import RefreshTimer
 from hsl_ui import auth, streamlit_adapter
 
 CACHE_TTL_SECONDS = 300
 _LOADS = "_hsl_loads"  # session key: load times of the results used in this run
 _PERIOD = "_hsl_period"  # session key: the shared Period the sidebar chose in this run
 _WANTED = "_hsl_wanted_page"  # session key: (page file, query) a lone page run asked for
+_SUMMARIES = "_hsl_summaries"  # session key: the summaries' state this run reads (or None)
+SUMMARY_TABLES_CHECK_SECONDS = 60  # a database without summary tables is looked at again
 
 R = TypeVar("R")
 _FUNCTIONS: dict[str, Callable[..., Any]] = {}
@@ -70,8 +82,8 @@ def _engine(url: str, statement_timeout_ms: int) -> Engine:
 
 
 @st.cache_resource(show_spinner="Preparing the database…")
-def _prepared(url: str, statement_timeout_ms: int, is_demo: bool) -> bool:
-    bootstrap.prepare(_engine(url, statement_timeout_ms), is_demo=is_demo)
+def _prepared(url: str, statement_timeout_ms: int, is_demo: bool, tz: str) -> bool:
+    bootstrap.prepare(_engine(url, statement_timeout_ms), is_demo=is_demo, tz=tz)
     return True
 
 
@@ -83,20 +95,85 @@ def sign_in_engine(s: Settings) -> Engine:
 
 
 def engine() -> Engine:
-    """Return the shared engine, migrated and filled on a first demo run.
+    """Return the shared engine of the primary database, migrated and filled on a first
+    demo run: the one every write goes to. Starts the summaries' refresh timer.
 
     Raises DatabaseUnavailable while the database cannot be reached (never cached).
     """
-    s = settings()
+    return _primary(settings())
+
+
+def _primary(s: Settings) -> Engine:
     auth.current_user(s)  # no data without a user, however the page was reached
-    _prepared(s.database_url, s.statement_timeout_ms, s.is_demo)
+    _prepared(s.database_url, s.statement_timeout_ms, s.is_demo, s.timezone)
+    _keep_fresh(s)
     return _engine(s.database_url, s.statement_timeout_ms)
 
 
+def _reader(s: Settings) -> Engine:
+    """The engine cached results are read from: the read replica (HSL_READ_DATABASE_URL)
+    when one is set, else the primary."""
+    primary = _primary(s)
+    if not s.read_database_url:
+        return primary
+    _prepared(s.read_database_url, s.statement_timeout_ms, False, s.timezone)
+    return _engine(s.read_database_url, s.statement_timeout_ms)
+
+
+def check_connections() -> None:
+    """Raise DatabaseUnavailable unless the primary database (and the replica) answer."""
+    s = settings()
+    check_connection(_primary(s))
+    if s.read_database_url:
+        check_connection(_reader(s))
+
+
+# One refresh timer a database in this process (SPEC §9), replaced when its settings change.
+_TIMERS: dict[str, RefreshTimer] = {}
+_TIMERS_LOCK = threading.Lock()
+
+
+def _keep_fresh(s: Settings) -> None:
+    """Run the process's background refresh of the primary database's summaries, every
+    `refresh_seconds` with the reporting timezone; it never runs in a page run."""
+    with _TIMERS_LOCK:
+        timer = _TIMERS.get(s.database_url)
+        if timer is not None and (timer.tz, timer.seconds) == (s.timezone, s.refresh_seconds):
+            return
+        if timer is not None:
+            timer.stop()
+            del _TIMERS[s.database_url]
+        if s.refresh_seconds:
+            _TIMERS[s.database_url] = RefreshTimer(
+                _engine(s.database_url, s.statement_timeout_ms), s.timezone, s.refresh_seconds,
+            ).start()
+
+
+@st.cache_data(ttl=SUMMARY_TABLES_CHECK_SECONDS, show_spinner=False)
+def _has_summary_tables(_engine: Engine, database_url: str) -> bool:
+    return summaries.has_tables(_engine)
+
+
+def _summaries_state(s: Settings, source: Engine) -> SummaryState | None:
+    """The summaries this run's reports read from `source` (None: the bot's tables).
+
+    Read once a run (one tiny query; none while the database has no summary tables).
+    """
+    if _SUMMARIES not in st.session_state:
+        found = None
+        if _has_summary_tables(source, s.read_database_url or s.database_url):
+            found = summaries.current(source, s.timezone)
+        st.session_state[_SUMMARIES] = found
+    return st.session_state[_SUMMARIES]
+
+
 @st.cache_data(ttl=CACHE_TTL_SECONDS, max_entries=1000, show_spinner="Loading data…")
-def _load(_engine: Engine, database_url: str, name: str, args: tuple, kwargs: tuple
-          ) -> tuple[Any, datetime]:
-    """Run registered data function `name`; return its result and when it was loaded."""
+def _load(_engine: Engine, database_url: str, summaries_at: datetime | None, name: str,
+          args: tuple, kwargs: tuple) -> tuple[Any, datetime]:
+    """Run registered data function `name`; return its result and when it was loaded.
+
+    `summaries_at` (the last refresh, None without summaries) is part of the key only.
+    """
     return _FUNCTIONS[name](_engine, *args, **dict(kwargs)), datetime.now(UTC)
 
 
@@ -111,7 +188,7 @@ def cached(fn: Callable[..., R]) -> Callable[..., R]:
     """Wrap a data function `fn(engine, *args, **kwargs)` as `fn(*args, **kwargs)`, cached.
 
     Arguments must be hashable values (dates, strings, numbers, tuples, Period); results
-    are kept CACHE_TTL_SECONDS per database URL and arguments.
+    are kept CACHE_TTL_SECONDS per database URL, summary refresh and arguments.
     """
     name = f"{fn.__module__}.{fn.__qualname__}"
     _FUNCTIONS[name] = fn
@@ -119,9 +196,12 @@ def cached(fn: Callable[..., R]) -> Callable[..., R]:
     @functools.wraps(fn)
     def wrapper(*args: object, **kwargs: object) -> R:
         s = settings()
+        source = _reader(s)
+        summarised = _summaries_state(s, source)
         result, loaded_at = _load(
-            engine(),
-            s.database_url,
+            source,
+            s.read_database_url or s.database_url,
+            summarised.refreshed_at if summarised else None,
             name,
             tuple(_cache_friendly(a) for a in args),
             tuple(sorted((k, _cache_friendly(v)) for k, v in kwargs.items())),
@@ -152,9 +232,11 @@ def clear() -> None:
 
 
 def begin_run(period: Period) -> None:
-    """Start a script run: remember the shared period, forget the previous run's loads."""
+    """Start a script run: remember the shared period, forget the previous run's loads and
+    summaries' state."""
     st.session_state[_PERIOD] = period
     st.session_state[_LOADS] = []
+    st.session_state.pop(_SUMMARIES, None)
 
 
 def period() -> Period:
@@ -167,6 +249,15 @@ def oldest_load() -> datetime | None:
     """Return when the oldest result shown in this run was loaded (None: nothing loaded)."""
     loads = st.session_state.get(_LOADS) or []
     return min(loads) if loads else None
+
+
+def summaries_as_of() -> datetime | None:
+    """When the summaries behind this run's results were refreshed (None: nothing loaded,
+    or the results were read from the bot's tables)."""
+    if not st.session_state.get(_LOADS):
+        return None
+    summarised = st.session_state.get(_SUMMARIES)
+    return summarised.refreshed_at if summarised else None
 
 
 # Streams and Leads pages: data functions beyond the SPEC §7 reports.

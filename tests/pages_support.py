@@ -55,6 +55,7 @@ def clean_env(monkeypatch, tmp_path):
                  "HSL_STATEMENT_TIMEOUT_MS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HSL_TIMEZONE", MOSCOW)
+    monkeypatch.setenv("HSL_REFRESH_SECONDS", "0")  # no timer refreshing test databases
     monkeypatch.setenv("HSL_DEMO_DB", str(tmp_path / "never-used-demo.sqlite"))
     monkeypatch.setattr("hsl_ui.sidebar.utc_now", lambda: NOW)
 

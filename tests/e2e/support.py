@@ -57,9 +57,17 @@ def choose(page, label: str, option: str) -> None:
     item.click()
 
 
+def settled(page) -> None:
+    """Wait until the script run is over: no status widget, no element left from the last run."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=stStatusWidget]')"
+        " && !document.querySelector('[data-stale=true]')", timeout=LOAD_MS)
+
+
 def card_values(page, count: int) -> list[str]:
     """The metric cards' values once the run has drawn all `count` of them."""
     page.get_by_text(LOADED).wait_for(timeout=LOAD_MS)
+    settled(page)
     values = page.get_by_test_id("stMetricValue")
     values.nth(count - 1).wait_for(timeout=LOAD_MS)
     return values.all_text_contents()
