@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from typing import Any
 
 import altair as alt
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from hsl_ui import format as fmt
 
@@ -28,7 +31,45 @@ def show(chart: Callable[[pd.DataFrame], alt.TopLevelMixin], frame: pd.DataFrame
     if frame.empty or has_data is False:
         no_data()
     else:
-        st.altair_chart(chart(frame), width="stretch")
+        draw(chart, frame)
+
+
+def draw(chart: Callable[..., alt.TopLevelMixin], frame: pd.DataFrame, *args: Any,
+         where: DeltaGenerator | None = None, **options: Any) -> Any:
+    """Draw `chart(frame, *args)` full width from its cached Vega-Lite spec.
+
+    Building an Altair chart and validating it against the Vega-Lite schema costs 25-50 ms
+    a chart on every rerun; the spec is the same for the same data, so it is made once
+    (`_spec`, cached like the data) and drawn with st.vega_lite_chart. `options` go to it
+    (key, on_select, ...).
+    """
+    spec = _spec(f"{chart.__module__}.{chart.__qualname__}", frame, args, chart)
+    return (where or st).vega_lite_chart(spec, width="stretch", **options)
+
+
+_ALTAIR = threading.Lock()  # Altair's data transformer and theme are process-wide settings
+
+
+def _named(data: pd.DataFrame, datasets: dict[str, pd.DataFrame]) -> dict[str, str]:
+    """Altair data transformer: keep the frame aside under a name (sent as Arrow)."""
+    name = f"data-{len(datasets)}"
+    datasets[name] = data
+    return {"name": name}
+
+
+alt.data_transformers.register("hsl_named", _named)
+
+
+@st.cache_data(ttl=300, max_entries=500, show_spinner=False)
+def _spec(name: str, frame: pd.DataFrame, args: tuple, _chart: Callable) -> dict:
+    """The Vega-Lite spec of `_chart(frame, *args)` (named `name`), its data as datasets."""
+    chart = _chart(frame, *args)
+    datasets: dict[str, pd.DataFrame] = {}
+    with _ALTAIR, alt.theme.enable("none"), alt.data_transformers.enable(
+            "hsl_named", datasets=datasets):
+        spec = chart.to_dict(validate=False)  # our charts are fixed code, tested as drawn
+    spec["datasets"] = {**spec.get("datasets", {}), **datasets}
+    return spec
 
 
 def growth(frame: pd.DataFrame) -> alt.LayerChart:

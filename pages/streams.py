@@ -56,8 +56,8 @@ else:
     stream = params.select("stream", "Stream", known, default=known[-1],
                            format_func=charts_streams.stream_name, width=320) if known else None
     key = f"status_chart:{stream}"  # a new chart per stream: a click always registers
-    chart_slot.altair_chart(charts_streams.stream_statuses(counts, stream), width="stretch",
-                            key=key, on_select=lambda: pick_from_chart(key, known))
+    charts.draw(charts_streams.stream_statuses, counts, stream, where=chart_slot, key=key,
+                on_select=lambda: pick_from_chart(key, known))
     if stream is None:
         charts.no_data()
     else:
