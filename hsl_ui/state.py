@@ -264,7 +264,6 @@ def summaries_as_of() -> datetime | None:
 stream_names = cached(streams.list_streams)
 stream_status_counts = cached(streams.status_counts)
 lead_list = cached(leads.leads)
-lead_tier_counts = cached(leads.tier_counts)
 
 
 # Free lessons and Activity pages: data functions beyond the SPEC §7 reports.

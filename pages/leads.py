@@ -44,8 +44,10 @@ st.caption(
     f"{', payers included' if paying else ' without a confirmed payment'}."
 )
 
-# ---- How many people in each tier
-counts = state.lead_tier_counts(period, rules, paying)
+# ---- How many people in each tier: counted from the one list below (one query, not two)
+everyone = state.lead_list(period, include_paying=paying, rules=rules)
+counts = everyone["tier"].value_counts().reindex(TIERS, fill_value=0).rename("users")
+counts = counts.rename_axis("tier").reset_index()
 rule_text = {
     "hot": f"At least {rules.hot_events} events on at least {rules.hot_days} days",
     "warm": f"At least {rules.warm_events} events on at least {rules.warm_days} days",
@@ -64,10 +66,9 @@ view = params.bind(
     "segmented_control", "Show", options=list(VIEWS), format_func=VIEWS.get, required=True,
     label_visibility="collapsed",
 )
-rows = state.lead_list(period, include_paying=paying, rules=rules)
+rows = everyone[everyone["tier"].isin(("hot", "warm"))] if view == "hot" else everyone
+rows = rows.copy()  # links for the rows shown only
 rows.insert(2, "tme_link", rows["username"].map(tme_link))
-if view == "hot":
-    rows = rows[rows["tier"].isin(("hot", "warm"))]
 if rows.empty:
     charts.no_data()
 else:
