@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import Integer, exists, func, literal, or_, select, union_all
+from sqlalchemy import Integer, case, exists, func, literal, or_, select, union_all
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.selectable import CTE
 
@@ -95,7 +95,7 @@ def _cohort(user_weeks: CTE, edges: list[datetime]) -> CTE:
 def _summarised(mondays: list[date], edges: list[datetime]) -> tuple[CTE, CTE]:
     """CTEs user_weeks (user_id, week) and cohort (user_id, cohort_week) from the summaries.
 
-    A user-day's first event falls in the day, so its week is the day's week.
+    A user's day lies in one week: the week of its events.
     """
     ud, s = summary_user_days.c, summary_users.c
     cohort = (
@@ -103,7 +103,10 @@ def _summarised(mondays: list[date], edges: list[datetime]) -> tuple[CTE, CTE]:
         .where(utc(s.first_seen_at) >= edges[0], utc(s.first_seen_at) < edges[-1])
         .cte("cohort")
     )
-    week = bucket_of(ud.first_at, edges).label("week")
+    # The week of a local day, by comparing dates: the (user_id, day) key alone, so the
+    # rows are read from the primary key's index, never the table.
+    whens = [(ud.day < monday + WEEK, n) for n, monday in enumerate(mondays[:-1], 1)]
+    week = (case(*whens, else_=len(mondays)) if whens else literal(1)).label("week")
     user_weeks = (  # only the cohorts' users: the newcomers, a few of everyone active
         select(ud.user_id, week)
         .where(ud.day >= mondays[0], ud.day < mondays[-1] + WEEK)
