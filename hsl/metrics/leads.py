@@ -17,10 +17,21 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import BigInteger, and_, case, cast, distinct, exists, func, or_, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    and_,
+    case,
+    cast,
+    distinct,
+    exists,
+    func,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ColumnElement
-from sqlalchemy.sql.selectable import Subquery
+from sqlalchemy.sql.selectable import Select, Subquery
 
 from hsl.db import day_of, utc
 from hsl.errors import ValidationError
@@ -98,34 +109,54 @@ def _window_raw(period: Period, since: datetime, people: Subquery) -> Subquery:
 
 
 def _window_summarised(period: Period, since: datetime, people: Subquery) -> Subquery:
-    """The same as `_window_raw`: whole local days from summary_user_days, edges from events.
+    """The same as `_window_raw`, from summary_user_days wherever a day row answers it.
 
-    Whole days are those from the day after `since`'s local day to the day before `now`'s;
-    what is left of (since, now] (a part of each of those two days) is read from events.
+    Whole local days between `since`'s day and `now`'s come from their rows; on `since`'s
+    day a row counts whole when its first event is after `since`, on `now`'s day when its
+    last event is at or before `now` (so all of it, as of the last refresh). Only the
+    people whose row straddles `since` (or runs past `now`, a clock in the past) have that
+    day read from events. A window inside one local day is read from events.
     """
     zone = ZoneInfo(period.tz)
-    after_first = since.astimezone(zone).date() + timedelta(days=1)
+    first_day = since.astimezone(zone).date()
     last_day = period.now.astimezone(zone).date()
-    cut_low, cut_high = period.local_midnight_utc(after_first), period.local_midnight_utc(last_day)
+    cut_low = period.local_midnight_utc(first_day + timedelta(days=1))
+    cut_high = period.local_midnight_utc(last_day)
     ud, e = summary_user_days.c, events.c
-    ts = utc(e.created_at)
+    ts, first_at, last_at = utc(e.created_at), utc(ud.first_at), utc(ud.last_at)
     candidate = select(people.c.user_id)
-    whole = (
-        select(ud.user_id, func.sum(ud.events).label("events"),
-               func.count().label("active_days"), func.max(ud.last_at).label("last_at"))
-        .where(ud.day >= after_first, ud.day < last_day, ud.user_id.in_(candidate))
-        .group_by(ud.user_id)
-    )
-    edges = (
-        select(e.user_id, func.count().label("events"),
-               func.count(distinct(day_of(e.created_at, period.tz))).label("active_days"),
-               func.max(ts).label("last_at"))
-        # When since and now share a local day, cut_low > cut_high: the whole window.
-        .where(ts > since, ts <= period.now, or_(ts < cut_low, ts >= cut_high))
-        .where(e.user_id.in_(candidate))
-        .group_by(e.user_id)
-    )
-    parts = union_all(whole, edges).subquery("window_parts")
+
+    def rows(*where: ColumnElement) -> Select:
+        """Day rows counted whole: events, one active day, the last event."""
+        return select(ud.user_id, ud.events, literal(1).label("active_days"),
+                      ud.last_at).where(*where, ud.user_id.in_(candidate))
+
+    def from_events(start: datetime, end: datetime, who: Select | None) -> Select:
+        """Events in (since, now] ∩ [start, end), of `who` (everyone when None)."""
+        stmt = (
+            select(e.user_id, func.count().label("events"),
+                   func.count(distinct(day_of(e.created_at, period.tz))).label("active_days"),
+                   func.max(ts).label("last_at"))
+            .where(ts > since, ts <= period.now, ts >= start, ts < end,
+                   e.user_id.in_(candidate))
+            .group_by(e.user_id)
+        )
+        return stmt if who is None else stmt.where(e.user_id.in_(who))
+
+    if first_day == last_day:
+        parts = [from_events(since, period.now + timedelta(microseconds=1), None)]
+    else:
+        # Each part a plain range of days: read from the covering index alone.
+        parts = [
+            rows(ud.day > first_day, ud.day < last_day),
+            rows(ud.day == first_day, first_at > since),
+            rows(ud.day == last_day, last_at <= period.now),
+            from_events(since, cut_low, select(ud.user_id).where(
+                ud.day == first_day, first_at <= since, last_at > since)),
+            from_events(cut_high, period.now + timedelta(microseconds=1), select(
+                ud.user_id).where(ud.day == last_day, last_at > period.now)),
+        ]
+    parts = union_all(*parts).subquery("window_parts")
     return (
         select(parts.c.user_id,
                cast(func.sum(parts.c.events), BigInteger).label("events"),
