@@ -469,11 +469,8 @@ def _tiers(
     state: SummaryState | None,
 ) -> pd.DataFrame:
     """Lead tier per candidate (of `ids`, or all), indexed by user_id."""
-    s = lead_scores(clock, rules, state=state).c
-    stmt = select(s.user_id, s.tier)
-    if ids is not None:
-        stmt = stmt.where(s.user_id.in_(ids))
-    return fetch(conn, stmt).set_index("user_id")
+    s = lead_scores(clock, rules, state=state, among=ids).c
+    return fetch(conn, select(s.user_id, s.tier)).set_index("user_id")
 
 
 def audience_rows(

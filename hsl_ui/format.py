@@ -139,6 +139,21 @@ def plain(value: object, limit: int | None = SHOWN_CHARS) -> str:
     return text
 
 
+# Text `plain` would change: an unseen character, whitespace that is not one space between
+# words (a tab, a newline, two spaces, a space at either end).
+_NOT_PLAIN = re.compile(_UNSEEN.pattern + r"|[^\S ]|  |^ | $")
+
+
+def plain_cells(values: list, limit: int) -> list:
+    """`plain(v, limit)` of every str in `values`, the rest as they are: for whole tables.
+
+    Text that is plain already is kept as it is without the work (most cells).
+    """
+    needs = _NOT_PLAIN.search
+    return [plain(v, limit) if isinstance(v, str) and (len(v) > limit or needs(v)) else v
+            for v in values]
+
+
 def md(value: object, limit: int | None = SHOWN_CHARS) -> str:
     """`value` as literal text inside Markdown: never a link, markup or bidi reordering.
 

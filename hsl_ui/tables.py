@@ -31,7 +31,8 @@ def for_display(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
             shown[column] = frame[column] * 100
             config[name] = st.column_config.NumberColumn(format="%.1f%%")
         elif column in fmt.WORD_COLUMNS:
-            shown[column] = frame[column].map(fmt.human, na_action="ignore")
+            words = {w: fmt.human(w) for w in frame[column].dropna().unique()}
+            shown[column] = frame[column].map(words)  # each distinct word once
         elif pd.api.types.is_integer_dtype(frame[column]) and column != "user_id":
             config[name] = st.column_config.NumberColumn(format="localized")
         elif _holds(frame[column], datetime):
@@ -52,8 +53,9 @@ def _inert(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     out = frame.copy()
     for i in texts:
-        out.isetitem(i, frame.iloc[:, i].map(
-            lambda v: fmt.plain(v, TABLE_CELL_CHARS) if isinstance(v, str) else v))
+        column = frame.iloc[:, i]
+        out.isetitem(i, pd.Series(fmt.plain_cells(column.tolist(), TABLE_CELL_CHARS),
+                                  index=column.index, dtype=object))
     return out
 
 

@@ -12,6 +12,7 @@ to now when that is later than now (a clock in the past), or a later edge event.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -81,10 +82,15 @@ class LeadRules:
 DEFAULT_RULES = LeadRules()
 
 
-def _candidates(include_paying: bool) -> Subquery:
-    """Distinct free-lesson registrants (all time), without payers unless asked."""
+def _candidates(include_paying: bool, among: Sequence[int] | None = None) -> Subquery:
+    """Distinct free-lesson registrants (all time), without payers unless asked.
+
+    `among`: only these user ids (a page of people), so nothing else is scored.
+    """
     regs = free_lesson_registrations.c
     stmt = select(regs.user_id).distinct()
+    if among is not None:
+        stmt = stmt.where(regs.user_id.in_(list(among)))
     if not include_paying:
         paid = exists().where(bookings.c.user_id == regs.user_id, bookings.c.confirmed == 2)
         stmt = stmt.where(~paid)
@@ -177,13 +183,14 @@ def lead_scores(
     rules: LeadRules = DEFAULT_RULES,
     include_paying: bool = False,
     state: SummaryState | None = None,
+    among: Sequence[int] | None = None,
 ) -> Subquery:
     """Subquery, one row per candidate: user_id, events, active_days, last_activity, tier.
 
     `state` (the summaries' state for days in period.tz) reads the summaries; None the
-    bot's tables only.
+    bot's tables only. `among` limits the candidates to those user ids.
     """
-    people = _candidates(include_paying)
+    people = _candidates(include_paying, among)
     e = events.c
     since = period.now - timedelta(days=rules.window_days)
     window_of = _window_raw if state is None else _window_summarised

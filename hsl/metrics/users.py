@@ -328,8 +328,8 @@ def lead_tier(
     bind: Engine | Connection, user_id: int, period: Period, rules: LeadRules = DEFAULT_RULES
 ) -> str | None:
     """The user's lead tier at `period.now`; None for non-candidates (no registration, or paid)."""
-    s = lead_scores(period, rules, state=summaries(bind, period.tz)).c
-    frame = fetch(bind, select(s.tier).where(s.user_id == user_id))
+    s = lead_scores(period, rules, state=summaries(bind, period.tz), among=[user_id]).c
+    frame = fetch(bind, select(s.tier))
     return None if frame.empty else str(frame["tier"].iloc[0])
 
 
