@@ -15,6 +15,7 @@ from tests.e2e.support import (
     no_errors,
     open_from_navigation,
     screenshot,
+    settled,
 )
 
 pytestmark = pytest.mark.browser
@@ -30,6 +31,7 @@ def roster_caption(page, stream: str | None = None) -> str:
     caption = page.get_by_text(pattern)
     caption.wait_for(timeout=LOAD_MS)
     page.get_by_text(LOADED).wait_for(timeout=LOAD_MS)
+    settled(page)  # the roster table comes after its caption, in the same run
     return caption.text_content()
 
 
