@@ -9,7 +9,7 @@ the role and writes the audit log; the page only enqueues, the worker delivers.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -148,15 +148,26 @@ def _show_count(found: audience.Resolved) -> None:
     st.markdown("; ".join(parts) + ".")
 
 
+_LATER_DEFAULT = "messages_send_later_default"
+
+
 def _when(tz: str) -> datetime | None:
     """None for "now", else the chosen local date and time in the reporting timezone (UTC)."""
     later = st.toggle("Send at a later time", help=f"A local time in {tz}.")
     if not later:
         return None
+    zone = ZoneInfo(tz)
+    local_now = utc_now().astimezone(zone)
+    # The next whole hour, local: never a time already past. Kept for the session, so the
+    # widgets keep the person's choice when the clock passes an hour.
+    soon = st.session_state.setdefault(
+        _LATER_DEFAULT, (local_now + timedelta(hours=1)).replace(minute=0, second=0,
+                                                                 microsecond=0))
     day_box, time_box = st.columns(2)
-    day = day_box.date_input("Day", min_value=date.today(), format="YYYY-MM-DD")
-    at = time_box.time_input(f"Time ({fmt.md(tz)})", value=time(10, 0), step=300)
-    return datetime.combine(day, at, tzinfo=ZoneInfo(tz)).astimezone(UTC)
+    day = day_box.date_input("Day", value=soon.date(), min_value=local_now.date(),
+                             format="YYYY-MM-DD")
+    at = time_box.time_input(f"Time ({fmt.md(tz)})", value=soon.time(), step=300)
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
 
 
 def _create_and_queue(actor: Actor, settings: Settings, text: str, source: str, spec: str,

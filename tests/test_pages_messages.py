@@ -130,3 +130,15 @@ def test_a_done_campaign_offers_a_retry_only_for_what_failed(monkeypatch, db_url
     assert rows(db_url) == [(1, "sending", 701, "sent"), (1, "sending", 702, "pending")]
     viewer_like = open_page(monkeypatch, db_url, MESSAGES, role="analyst", campaign="1")
     assert not [b for b in viewer_like.button if b.label.startswith("Retry")]
+
+
+def test_a_later_time_starts_at_the_next_whole_hour_in_the_reporting_timezone(monkeypatch,
+                                                                               db_url):
+    # 23:37 UTC on 24 Nov is 02:37 on 25 Nov in Moscow: the next whole hour is 03:00 there.
+    monkeypatch.setattr("hsl_ui.messaging.utc_now", lambda: utc("2026-11-24 23:37"))
+    at = compose(monkeypatch, db_url, "admin", "Hi {first_name|friend}!", "701")
+    next(t for t in at.toggle if t.label == "Send at a later time").set_value(True).run()
+    assert not at.exception and errors(at) == []
+    assert next(d for d in at.date_input if d.label == "Day").value == date(2026, 11, 25)
+    picked = next(t for t in at.time_input if t.label.startswith("Time"))
+    assert picked.value.strftime("%H:%M") == "03:00"
