@@ -38,7 +38,6 @@ from hsl.metrics.common import (
     from_newest_registration,
     latest_names,
     local_times,
-    summaries,
 )
 from hsl.metrics.leads import DEFAULT_RULES, TIERS, LeadRules, lead_scores
 from hsl.metrics.lessons import clicked_lesson
@@ -59,7 +58,7 @@ from hsl.schema import (
     summary_users,
     users,
 )
-from hsl.summaries import SummaryState
+from hsl.summaries import SummaryState, current
 
 AUDIENCE_COLUMNS = [
     "user_id", "username", "first_name", "email", "tme_link",
@@ -367,7 +366,7 @@ def audience_count(
     rules: LeadRules = DEFAULT_RULES,
 ) -> int:
     """How many users match the filter (all known users for an empty filter)."""
-    matched = _matching(flt, _clock(tz, now), rules, summaries(bind, tz)).subquery("audience")
+    matched = _matching(flt, _clock(tz, now), rules, current(bind, tz)).subquery("audience")
     return fetch_scalar(bind, select(func.count()).select_from(matched))
 
 
@@ -450,7 +449,7 @@ def _rows(
     if isinstance(bind, Engine):
         with reading(bind) as conn:
             return _rows(conn, flt, tz, now, rules, limit, offset)
-    clock, state = _clock(tz, now), summaries(bind, tz)
+    clock, state = _clock(tz, now), current(bind, tz)
     matched = _matching(flt, clock, rules, state)
     if limit is not None:
         matched = matched.order_by("user_id").limit(limit).offset(offset)

@@ -14,7 +14,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Integer, Text, bindparam, create_engine, event, exc
+from sqlalchemy import Date, Integer, Table, Text, bindparam, create_engine, event, exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
@@ -180,6 +181,11 @@ def _create(url: URL, **kwargs) -> Engine:
 def is_postgres(bind: Engine | Connection) -> bool:
     """True when the engine or connection talks to PostgreSQL."""
     return bind.dialect.name == "postgresql"
+
+
+def upsert(bind: Engine | Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """INSERT into `table` in the dialect of `bind`, with its ON CONFLICT clauses."""
+    return (postgresql.insert if is_postgres(bind) else sqlite.insert)(table)
 
 
 @contextmanager

@@ -20,10 +20,9 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from sqlalchemy import delete, exc, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from hsl.db import is_postgres, writing
+from hsl.db import upsert, writing
 from hsl.errors import ConflictError, HslError
 from hsl.schema import audit_log, sign_in_attempts
 
@@ -126,9 +125,8 @@ def _locked_count(conn: Connection, key: str) -> tuple[int, datetime | None]:
     when two transactions create it at once, so concurrent tries for a name take turns.
     (SQLite's BEGIN IMMEDIATE already lets one writer in at a time.)
     """
-    insert = (postgresql.insert if is_postgres(conn) else sqlite.insert)(sign_in_attempts)
     stmt = (
-        insert.values(user_name=key, failures=0)
+        upsert(conn, sign_in_attempts).values(user_name=key, failures=0)
         .on_conflict_do_update(index_elements=[a.user_name], set_={"failures": a.failures})
         .returning(a.failures, a.last_failure_at)
     )

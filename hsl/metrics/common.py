@@ -1,7 +1,8 @@
 """Building blocks every metric shares: range predicates, first-seen, rates, date spines.
 
-Reports that need all of history read the summary tables (SPEC §9) when `summaries()`
-returns their state, and the bot's tables otherwise (and inside `hsl.summaries.raw_path()`).
+Reports that need all of history read the summary tables (SPEC §9) when
+`hsl.summaries.current()` returns their state, and the bot's tables otherwise (and inside
+`hsl.summaries.raw_path()`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy.sql.selectable import Subquery
 from hsl.db import reading, utc
 from hsl.filters import Period
 from hsl.schema import bookings, events, free_lesson_registrations, summary_users, users
-from hsl.summaries import SummaryState, current
+from hsl.summaries import SummaryState
 
 CLICK_EVENT = "lesson_link_clicked"
 # (user_id, timestamp) of every table that makes a user known; first seen is their minimum.
@@ -50,15 +51,6 @@ def fetch_scalar(bind: Engine | Connection, stmt: Select) -> int:
 def in_period(ts: ColumnElement, period: Period) -> ColumnElement:
     """Predicate: the UTC timestamp `ts` falls on one of the period's local dates."""
     return and_(utc(ts) >= period.utc_start, utc(ts) < period.utc_end)
-
-
-def summaries(bind: Engine | Connection, tz: str | None = None) -> SummaryState | None:
-    """The summaries' state when a report should read them, else None (`summaries.current`).
-
-    With `tz`, only when their days are local days of `tz`; without it (a report that
-    reads no days, only summary_users' instants) whatever timezone they were built in.
-    """
-    return current(bind if isinstance(bind, Engine) else bind.engine, tz)
 
 
 def first_seen(state: SummaryState | None = None) -> Subquery:

@@ -37,7 +37,7 @@ from sqlalchemy.sql.selectable import Select, Subquery
 from hsl.db import day_of, utc
 from hsl.errors import ValidationError
 from hsl.filters import Period
-from hsl.metrics.common import fetch, latest_names, local_times, summaries
+from hsl.metrics.common import fetch, latest_names, local_times
 from hsl.schema import (
     bookings,
     events,
@@ -46,7 +46,7 @@ from hsl.schema import (
     summary_users,
     users,
 )
-from hsl.summaries import SummaryState
+from hsl.summaries import SummaryState, current
 
 TIERS = ("hot", "warm", "cool", "cold")
 LEAD_COLUMNS = [
@@ -255,7 +255,7 @@ def leads(
     also sets the window.
     """
     scores = lead_scores(period, _rules(window_days, rules), include_paying,
-                         summaries(engine, period.tz))
+                         current(engine, period.tz))
     s = scores.c
     tier_rank = case({tier: i for i, tier in enumerate(TIERS)}, value=s.tier)
     stmt = (
@@ -274,7 +274,7 @@ def tier_counts(
     engine: Engine, period: Period, rules: LeadRules = DEFAULT_RULES, include_paying: bool = False
 ) -> pd.DataFrame:
     """Candidates per tier, every tier present (0 when empty), in TIERS order."""
-    s = lead_scores(period, rules, include_paying, summaries(engine, period.tz)).c
+    s = lead_scores(period, rules, include_paying, current(engine, period.tz)).c
     counts = fetch(engine, select(s.tier, func.count().label("users")).group_by(s.tier))
     by_tier = dict(zip(counts["tier"], counts["users"], strict=True))
     return pd.DataFrame(

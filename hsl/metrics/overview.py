@@ -8,8 +8,9 @@ from sqlalchemy.engine import Engine
 
 from hsl.db import day_of, reading
 from hsl.filters import Period
-from hsl.metrics.common import day_spine, fetch, first_seen, in_period, on_spine, summaries
+from hsl.metrics.common import day_spine, fetch, first_seen, in_period, on_spine
 from hsl.schema import bookings, free_lesson_registrations
+from hsl.summaries import current
 
 KPI_COLUMNS = [
     "known_users", "new_users", "registrations", "registrants",
@@ -30,7 +31,7 @@ def first_seen_by_day(engine: Engine, tz: str) -> pd.DataFrame:
     the four tables; the new-user KPIs and growth of any range are cheap arithmetic on
     it, so a page can cache it once.
     """
-    fs = first_seen(summaries(engine))
+    fs = first_seen(current(engine))
     day = day_of(fs.c.first_seen, tz).label("day")
     return fetch(engine, select(day, func.count().label("users")).group_by(day).order_by(day))
 

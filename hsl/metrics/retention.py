@@ -19,8 +19,9 @@ from sqlalchemy.sql.selectable import CTE
 
 from hsl.db import bucket_of, utc
 from hsl.filters import Period
-from hsl.metrics.common import SEEN_AT, fetch, rate, summaries
+from hsl.metrics.common import SEEN_AT, fetch, rate
 from hsl.schema import events, summary_user_days, summary_users
+from hsl.summaries import current
 
 RETENTION_COLUMNS = ["cohort_week", "week_offset", "cohort_size", "active_users", "retention"]
 WEEK = timedelta(days=7)
@@ -44,7 +45,7 @@ def retention(engine: Engine, period: Period) -> pd.DataFrame:
     # Week n (1-based) runs from the local midnight starting mondays[n-1] to the next one.
     edges = [period.local_midnight_utc(day) for day in [*mondays, last_week + WEEK]]
 
-    state = summaries(engine, period.tz)
+    state = current(engine, period.tz)
     if state is None:
         # Distinct (user, week) pairs of events in the window: a hash aggregate, used both
         # to place event-first users in their cohort and to count who came back each week.

@@ -30,13 +30,12 @@ from hsl.metrics.common import (
     fetch_scalar,
     first_seen,
     local_times,
-    summaries,
 )
 from hsl.metrics.funnel import STEPS
 from hsl.metrics.leads import DEFAULT_RULES, LeadRules, lead_scores
 from hsl.metrics.lessons import clicked_lesson
 from hsl.schema import bookings, events, free_lesson_registrations, status_word, users
-from hsl.summaries import SummaryState
+from hsl.summaries import SummaryState, current
 
 PAGE_SIZE = 50
 MAX_USER_ID = 2**63 - 1  # BIGINT
@@ -181,7 +180,7 @@ def search_users(
     With `contacts` false (viewers) only names and ids are matched, never username or
     email, so a search cannot confirm whose contact details those are.
     """
-    m = _matches(query, contacts, summaries(bind))
+    m = _matches(query, contacts, current(bind))
     stmt = select(*(m.c[c] for c in USER_COLUMNS)).order_by(m.c.rank, m.c.user_id)
     frame = fetch(bind, stmt.limit(limit).offset(offset))
     frame["first_seen"] = local_times(frame["first_seen"], tz)
@@ -191,7 +190,7 @@ def search_users(
 def count_users(bind: Engine | Connection, query: str | None = None,
                 contacts: bool = True) -> int:
     """How many users match `query` (all known users when blank); `contacts` as in search."""
-    matches = _matches(query, contacts, summaries(bind))
+    matches = _matches(query, contacts, current(bind))
     return fetch_scalar(bind, select(func.count()).select_from(matches))
 
 
@@ -328,7 +327,7 @@ def lead_tier(
     bind: Engine | Connection, user_id: int, period: Period, rules: LeadRules = DEFAULT_RULES
 ) -> str | None:
     """The user's lead tier at `period.now`; None for non-candidates (no registration, or paid)."""
-    s = lead_scores(period, rules, state=summaries(bind, period.tz), among=[user_id]).c
+    s = lead_scores(period, rules, state=current(bind, period.tz), among=[user_id]).c
     frame = fetch(bind, select(s.tier))
     return None if frame.empty else str(frame["tier"].iloc[0])
 

@@ -72,11 +72,15 @@ def read_state(bind: Engine | Connection) -> SummaryState | None:
                         m["refreshed_at"], m["rebuilt_at"])
 
 
-def current(engine: Engine, tz: str | None = None) -> SummaryState | None:
-    """The state when reports should read the summaries (for days in `tz`), else None."""
+def current(bind: Engine | Connection, tz: str | None = None) -> SummaryState | None:
+    """The state when reports should read the summaries, else None.
+
+    With `tz`, only when their days are local days of `tz`; without it (a report that
+    reads no days, only summary_users' instants) whatever timezone they were built in.
+    """
     if _RAW.get():
         return None
-    state = read_state(engine)
+    state = read_state(bind if isinstance(bind, Engine) else bind.engine)
     if state is None or (tz is not None and state.tz != tz):
         return None
     return state

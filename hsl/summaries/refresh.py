@@ -1,23 +1,26 @@
 """Keep the summary tables exact, with work proportional to what changed (SPEC §9).
 
 One refresh is one transaction (readers see the summaries before it or after it, never
-half of it), one at a time per database. What it re-reads:
+half of it), one at a time per database. What it reads:
 
-- **Events**: every local day (in the summaries' timezone) holding an event with an id
-  above the last refresh's highest, and every day from `lookback` before the newest event
-  the last refresh saw. Ids are not commit order, so the trailing window is what catches a
-  row committed late with a lower id; a changed day is recomputed whole (its per-day,
-  per-type, per-user-day rows and lesson clicks), never patched.
-- **Users, bookings, registrations** (a user's first-seen time outside events): read in
-  full, one grouped pass over those three tables, which grow with people, not with events.
-  Booking statuses are not summarised at all; reports read them live.
+- **New events** (ids above the last refresh's highest) are added to every summary.
+- **The trailing window**: every local day (in the summaries' timezone) from `lookback`
+  before the newest event the last refresh saw is checked by its count and id sum against
+  what the summaries hold plus what was just added. Ids are not commit order: a row
+  committed late with a lower id, or a deleted event, makes its day differ, and such a
+  day is recounted whole (its per-day, per-type, per-user-day rows; clicks are added),
+  never patched.
+- **Users, bookings, registrations** (a user's first-seen time outside events): one grouped
+  pass over those three tables, which grow with people, not with events; only the people
+  whose values changed are written. Booking statuses are not summarised; reports read
+  them live.
 - **Deletes**: a summarised user who is in none of the four tables any more (the bot
   deleted them; their rows went with them) is removed, and every day they had events on
-  is recomputed.
+  is recounted.
 
 A change to the timezone setting, `full=True`, or no state yet rebuilds everything.
-Events deleted from a user who still exists are not found by an incremental refresh; a
-full one (`python -m hsl refresh --full`) recounts them.
+Changes older than the window, and deleted lesson-link clicks of a user who still exists,
+are only seen by a full refresh (`python -m hsl refresh --full`).
 """
 
 from __future__ import annotations
@@ -55,12 +58,11 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import ColumnElement
 
 from hsl.config import check_timezone
-from hsl.db import day_of, is_postgres, json_field, utc, writing
+from hsl.db import day_of, is_postgres, json_field, upsert, utc, writing
 from hsl.errors import ConflictError
 from hsl.filters import utc_now
 from hsl.metrics.common import CLICK_EVENT
@@ -140,7 +142,7 @@ def refresh(engine: Engine, tz: str, *, full: bool = False, lookback: timedelta 
         _refresh_elsewhere(conn, rebuild)
         if rebuild:
             gone: list[int] = []
-            _recompute_days(conn, tz, None, None)
+            _recompute_days(conn, tz, None)
             _recompute_user_events(conn, None)
             counted, added = -1, 0
         else:
@@ -235,7 +237,7 @@ def _refresh_changed(conn: Connection, previous: SummaryState, tz: str, lookback
         _touched.create(conn)
         on_days = summary_user_days.c.day.in_(sorted(recount))
         _touch(conn, select(summary_user_days.c.user_id).where(on_days).distinct())
-        _recompute_days(conn, tz, recount, _utc_ranges(recount, tz))
+        _recompute_days(conn, tz, recount)
         _touch(conn, select(summary_user_days.c.user_id).where(on_days).distinct())
     added = _add_new(conn, recount)
     if recount:  # after the additions: these users' totals are summed from their days
@@ -371,8 +373,7 @@ def _as_date(value: date | str) -> date:
 
 def _touch(conn: Connection, user_ids: Select) -> None:
     """Add `user_ids` to the users whose event totals are recomputed."""
-    dialect = postgresql if is_postgres(conn) else sqlite
-    conn.execute(dialect.insert(_touched).from_select(["user_id"], user_ids)
+    conn.execute(upsert(conn, _touched).from_select(["user_id"], user_ids)
                  .on_conflict_do_nothing())
 
 
@@ -383,13 +384,11 @@ def _add_new(conn: Connection, recounted: set[date]) -> int:
     """
     n = _new.c
     fresh = n.day.not_in(sorted(recounted)) if recounted else true()
-    pg = is_postgres(conn)
-    dialect = postgresql if pg else sqlite
-    least, greatest = (func.least, func.greatest) if pg else (func.min, func.max)
+    least, greatest = (func.least, func.greatest) if is_postgres(conn) else (func.min, func.max)
 
-    def upsert(table: Table, keys: list[str], rows: Select, add: list[str],
+    def add_up(table: Table, keys: list[str], rows: Select, add: list[str],
                lowest: tuple[str, ...] = (), highest: tuple[str, ...] = ()) -> None:
-        stmt = dialect.insert(table).from_select([c.name for c in rows.selected_columns], rows)
+        stmt = upsert(conn, table).from_select([c.name for c in rows.selected_columns], rows)
         new, old = stmt.excluded, table.c
         changes = {c: old[c] + new[c] for c in add}
         # coalesce: SQLite's min/max of a NULL is NULL (a user with no events until now)
@@ -405,20 +404,20 @@ def _add_new(conn: Connection, recounted: set[date]) -> int:
         .group_by(pairs.c.day)
     )
     more = {_as_date(day): int(count) for day, count in conn.execute(first_of_day)}
-    upsert(summary_user_days, ["user_id", "day"], select(
+    add_up(summary_user_days, ["user_id", "day"], select(
         n.user_id, n.day, func.count().label("events"), func.min(n.ts).label("first_at"),
         func.max(n.ts).label("last_at")).where(fresh).group_by(n.user_id, n.day),
         ["events"], ("first_at",), ("last_at",))
-    upsert(summary_day_types, ["day", "event_type"], select(
+    add_up(summary_day_types, ["day", "event_type"], select(
         n.day, n.event_type, func.count().label("events")).where(fresh)
         .group_by(n.day, n.event_type), ["events"])
-    upsert(summary_days, ["day"], select(
+    add_up(summary_days, ["day"], select(
         n.day, func.count().label("events"), literal(0).label("active_users"),
         func.sum(n.id).label("id_sum")).where(fresh).group_by(n.day), ["events", "id_sum"])
     for day, count in more.items():
         conn.execute(update(summary_days).values(active_users=sd.active_users + count)
                      .where(sd.day == day))
-    upsert(summary_users, ["user_id"], select(
+    add_up(summary_users, ["user_id"], select(
         n.user_id, false().label("known_elsewhere"), func.count().label("events"),
         func.min(n.ts).label("first_event_at"), func.max(n.ts).label("last_event_at"))
         .where(fresh).group_by(n.user_id), ["events"], ("first_event_at",), ("last_event_at",))
@@ -428,8 +427,7 @@ def _add_new(conn: Connection, recounted: set[date]) -> int:
 
 
 def _insert_clicks(conn: Connection, pairs: Select) -> None:
-    dialect = postgresql if is_postgres(conn) else sqlite
-    conn.execute(dialect.insert(summary_lesson_clicks)
+    conn.execute(upsert(conn, summary_lesson_clicks)
                  .from_select(["user_id", "lesson_type"], pairs).on_conflict_do_nothing())
 
 
@@ -454,9 +452,10 @@ def _events_in(ranges: list[tuple[datetime, datetime]] | None) -> ColumnElement:
     return or_(*(and_(ts >= start, ts < end) for start, end in ranges))
 
 
-def _recompute_days(conn: Connection, tz: str, days: set[date] | None,
-                    ranges: list[tuple[datetime, datetime]] | None) -> None:
-    """Rebuild the per-day, per-day-and-type and per-user-day rows of `days`, and clicks."""
+def _recompute_days(conn: Connection, tz: str, days: set[date] | None) -> None:
+    """Rebuild the per-day, per-day-and-type and per-user-day rows of `days` (every day
+    when None), and clicks."""
+    ranges = None if days is None else _utc_ranges(days, tz)
     if days is not None:
         listed = sorted(days)
         for table in (summary_days, summary_day_types, summary_user_days):
