@@ -7,31 +7,40 @@ import streamlit as st
 
 from hsl.auth import Permission, can
 from hsl.errors import DatabaseUnavailable, HslError
-from hsl_ui import auth, banners, sidebar, state
+from hsl_ui import auth, banners, layout, sidebar, state
+from hsl_ui.sidebar import COMPARE, NONE, RANGE, PageLink
 
-# One line a page: navigation section, file, title, icon, the permission it needs.
+# One line a page: navigation section, file, title, icon, the permission it needs, and
+# what it does with the sidebar's shared dates: COMPARE (uses them and compares them with an
+# earlier period), RANGE (uses them) or NONE (does not use them; the sidebar says so).
 PAGES = [
     ("Dashboards", "pages/overview.py", "Overview", ":material/dashboard:",
-     Permission.VIEW_DASHBOARDS),
+     Permission.VIEW_DASHBOARDS, COMPARE),
     ("Dashboards", "pages/free_lessons.py", "Free lessons", ":material/co_present:",
-     Permission.VIEW_DASHBOARDS),
+     Permission.VIEW_DASHBOARDS, RANGE),
     ("Dashboards", "pages/funnel.py", "Funnel", ":material/filter_alt:",
-     Permission.VIEW_DASHBOARDS),
+     Permission.VIEW_DASHBOARDS, COMPARE),
     ("Dashboards", "pages/activity.py", "Activity", ":material/monitoring:",
-     Permission.VIEW_DASHBOARDS),
-    ("Dashboards", "pages/streams.py", "Streams", ":material/school:", Permission.VIEW_DASHBOARDS),
+     Permission.VIEW_DASHBOARDS, RANGE),
+    ("Dashboards", "pages/streams.py", "Streams", ":material/school:",
+     Permission.VIEW_DASHBOARDS, NONE),
     ("Dashboards", "pages/leads.py", "Leads", ":material/local_fire_department:",
-     Permission.VIEW_DASHBOARDS),
-    ("People", "pages/users.py", "Users", ":material/person_search:", Permission.VIEW_DASHBOARDS),
-    ("People", "pages/audience.py", "Audience", ":material/groups:", Permission.VIEW_DASHBOARDS),
-    ("People", "pages/messages.py", "Messages", ":material/send:", Permission.COMPOSE_MESSAGES),
-    ("People", "pages/audit_log.py", "Audit log", ":material/history:", Permission.VIEW_AUDIT_LOG),
+     Permission.VIEW_DASHBOARDS, NONE),
+    ("People", "pages/users.py", "Users", ":material/person_search:",
+     Permission.VIEW_DASHBOARDS, NONE),
+    ("People", "pages/audience.py", "Audience", ":material/groups:",
+     Permission.VIEW_DASHBOARDS, NONE),
+    ("People", "pages/messages.py", "Messages", ":material/send:",
+     Permission.COMPOSE_MESSAGES, NONE),
+    ("People", "pages/audit_log.py", "Audit log", ":material/history:",
+     Permission.VIEW_AUDIT_LOG, RANGE),
 ]
 
 SIDEBAR_PX = 280  # leaves room for five KPI cards side by side at 1280 px
 
 st.set_page_config(page_title="HSL Analytics", page_icon=":material/insights:", layout="wide",
                    initial_sidebar_state=SIDEBAR_PX)
+layout.apply()  # headline cards that wrap; the sidebar starts closed on narrow screens
 
 
 def main() -> None:
@@ -43,15 +52,20 @@ def main() -> None:
         st.stop()
 
     user = auth.current_user(settings)
-    sections: dict[str, list[st.Page]] = {}
-    for section, path, title, icon, permission in PAGES:
+    sections: dict[str, list[PageLink]] = {}
+    for section, path, title, icon, permission, dates in PAGES:
         if can(user, permission):
-            sections.setdefault(section, []).append(st.Page(path, title=title, icon=icon))
-    page = st.navigation(sections)
-    state.resume_wanted_page([path for _, path, _, _, perm in PAGES if can(user, perm)])
+            link = PageLink(st.Page(path, title=title, icon=icon), dates)
+            sections.setdefault(section, []).append(link)
+    # The sidebar draws the page links itself, each carrying the shared dates.
+    page = st.navigation({section: [link.page for link in links]
+                          for section, links in sections.items()}, position="hidden")
+    state.resume_wanted_page([path for _, path, _, _, perm, _ in PAGES if can(user, perm)])
 
-    period, loaded_slot = sidebar.render(settings, user)
-    state.begin_run(period)
+    dates = next(link.dates for links in sections.values() for link in links
+                 if link.page is page)
+    shared, loaded_slot = sidebar.render(settings, user, sections, dates)
+    state.begin_run(shared)
     top = st.container()
     if settings.is_demo:
         with top:

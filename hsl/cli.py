@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--stream", help="roster: the course stream, e.g. 3rd_stream")
     rep.add_argument("--window-days", help="leads: the activity window in days (default 7)")
     rep.add_argument("--include-paying", action="store_true", help="leads: keep paying users")
-    rep.add_argument("--search", help="users: name, @username, email or id (default: everyone)")
+    rep.add_argument("--search", help="users: name, @username, email or id; several words must "
+                     "each match (default: everyone)")
 
     ref = sub.add_parser("refresh", help="bring the summary tables up to date (one transaction)")
     ref.add_argument("--db")

@@ -4,7 +4,8 @@
 - params:  filters kept in the URL query string
 - sidebar: the shared date range, timezone note, Refresh and "data loaded at"
 - charts:  Altair builders (DataFrame in, chart out) and the no-data notice
-- tables:  tables with human column names and their CSV download
+- tables:  tables with human column names and their CSV and Excel downloads
+- downloads: page files shaped as the page reads (labels, words, local times, % rates)
 - format:  the one rename map and number/date formats
 - banners: demo, database-down and error banners
 - auth:    `current_user(settings)`: sign-in (OIDC or passwords) → an hsl.auth.Actor

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import date, timedelta
 from typing import Any
 
 import altair as alt
@@ -11,27 +12,44 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from hsl.filters import Period
 from hsl_ui import format as fmt
+from hsl_ui import state
 
 PRIMARY = "#2f6f9f"
 ACCENT = "#d9822b"
 TEXT = "#1f2933"
 NO_DATA = "No data for these filters."
-_ROW = 58  # pixels per labelled bar: the label sits above its bar, so nothing is cut off
+PARTIAL_OPACITY = 0.45  # today's bar (the day is not over) and an upcoming lesson's bar
+PARTIAL_DASH = [5, 4]  # the line segment into today
+_LABEL_PX = 36  # two lines of label at the top of each row of labelled bars
+_BAR = 22  # the bar under them
+_ROW = _LABEL_PX + _BAR + 8  # a row of labelled bars: label, bar, a gap; nothing is cut off
 
 
-def no_data() -> None:
-    """Say that the filters match nothing (instead of drawing an empty chart)."""
-    st.info(NO_DATA, icon=":material/filter_alt_off:")
+def no_data(period: Period | None = None) -> None:
+    """Say that the filters match nothing (instead of drawing an empty chart).
 
-
-def show(chart: Callable[[pd.DataFrame], alt.TopLevelMixin], frame: pd.DataFrame,
-         has_data: bool | None = None) -> None:
-    """Draw `chart(frame)` full width, or the no-data notice when there is nothing to draw."""
-    if frame.empty or has_data is False:
-        no_data()
+    With the `period` a page shows: when the data (`state.data_days`) lies wholly outside
+    it, say so and when the data starts and ends.
+    """
+    span = state.data_days(period.tz).iloc[0] if period is not None else None
+    if span is not None and pd.notna(span.first_day) and (
+            period.end < span.first_day or period.start > span.last_day):
+        st.info(f"No data in these dates. Data runs from {fmt.day(span.first_day)} to "
+                f"{fmt.day(span.last_day)}.", icon=":material/event_busy:")
     else:
-        draw(chart, frame)
+        st.info(NO_DATA, icon=":material/filter_alt_off:")
+
+
+def show(chart: Callable[..., alt.TopLevelMixin], frame: pd.DataFrame, *args: Any,
+         has_data: bool | None = None, period: Period | None = None) -> None:
+    """Draw `chart(frame, *args)` full width, or the no-data notice when there is nothing
+    to draw (`no_data(period)`)."""
+    if frame.empty or has_data is False:
+        no_data(period)
+    else:
+        draw(chart, frame, *args)
 
 
 def draw(chart: Callable[..., alt.TopLevelMixin], frame: pd.DataFrame, *args: Any,
@@ -72,45 +90,143 @@ def _spec(name: str, frame: pd.DataFrame, args: tuple, _chart: Callable) -> dict
     return spec
 
 
-def growth(frame: pd.DataFrame) -> alt.LayerChart:
-    """Bars of new users per day and the cumulative total as a line on a second axis."""
-    data = frame.assign(day=pd.to_datetime(frame["day"]))
-    x = alt.X("yearmonthdate(day):T", title=None,
-              axis=alt.Axis(format="%-d %b", labelAngle=0))
+def _stamp(day: date, hours: int = 0, minutes: int = 0) -> alt.DateTime:
+    """A local calendar day (at `hours`) as Vega-Lite reads the charts' day columns."""
+    return alt.DateTime(year=day.year, month=day.month, date=day.day, hours=hours,
+                        minutes=minutes)
+
+
+def _day_end(day: date) -> alt.DateTime:
+    """The end of `day` (the start of the next; the last minute of the calendar's last day)."""
+    return _stamp(day + timedelta(days=1)) if day < date.max else _stamp(day, 23, 59)
+
+
+def _tick_days(days: list[date]) -> list[date]:
+    """The days that get a tick: every day up to two months, then Mondays up to a year,
+    then the first of each month up to ten years, then 1 January of at most 20 years."""
+    first, last = days[0], days[-1]
+    span = (last - first).days + 1
+    if span <= 62:
+        return days
+    if span <= 366:
+        monday = first + timedelta(days=-first.weekday() % 7)
+        return [monday + timedelta(weeks=n) for n in range((last - monday).days // 7 + 1)]
+    if span <= 3660:
+        months = (last.year - first.year) * 12 + last.month - first.month
+        starts = [date(first.year + (first.month - 1 + n) // 12, (first.month - 1 + n) % 12 + 1,
+                       1) for n in range(months + 1)]
+    else:
+        step = max(1, (last.year - first.year) // 20)
+        starts = [date(y, 1, 1) for y in range(first.year, last.year + 1, step)]
+    return [d for d in starts if first <= d <= last]
+
+
+def day_x(days: Iterable[date], title: str | None = None, field: str = "when",
+          middle: bool = False) -> alt.X:
+    """The x encoding of a chart by day: the axis runs from the first to the last of `days`
+    (no tick past either end) with at most one tick a day, at the middle of its day.
+
+    `middle` puts a point (line marks) in the middle of its day too, above its tick; bars
+    fill their day.
+    """
+    shown = sorted(set(days))
+    ticks = _tick_days(shown) if shown else []
+    domain = [_stamp(shown[0]), _day_end(shown[-1])] if shown else None
+    return alt.X(
+        f"yearmonthdate({field}):T", title=title,
+        scale=alt.Scale(domain=domain, nice=False) if domain else alt.Undefined,
+        axis=alt.Axis(values=[_stamp(d, 12) for d in ticks], format="%-d %b", labelAngle=0,
+                      labelOverlap=True, grid=False),
+        bandPosition=0.5 if middle else alt.Undefined,
+    )
+
+
+def today_note(frame: pd.DataFrame, today: date | None, field: str = "day") -> None:
+    """A caption under a daily chart whose last day is today: its numbers are so far."""
+    if today is not None and not frame.empty and frame[field].max() == today:
+        st.caption(f"{fmt.day(today)} is today: its numbers are so far (lighter bars, "
+                   "dashed line).")
+
+
+def partial_line(base: alt.Chart, data: pd.DataFrame, mark: dict) -> alt.LayerChart:
+    """A line of `base` drawn solid over whole days and dashed from the last whole day into
+    today (`data` has `partial`: today, and `tail`: the rows of that last segment).
+
+    `mark` are the line's mark properties; today's point is hollow.
+    """
+    whole = base.transform_filter(~alt.datum.partial).mark_line(**mark)
+    if not data["partial"].any():
+        return alt.layer(whole)
+    tail = base.transform_filter(alt.datum.tail).mark_line(
+        **{**mark, "point": False}, strokeDash=PARTIAL_DASH)
+    today = base.transform_filter(alt.datum.partial).mark_point(
+        color=mark.get("color"), filled=False, size=40, strokeWidth=2, opacity=1)
+    return alt.layer(whole, tail, today)
+
+
+def partial_days(frame: pd.DataFrame, today: date | None, field: str = "day") -> pd.DataFrame:
+    """`frame` with `when` (the day as a timestamp), `partial` (the row is today's, a day that
+    is not over) and `tail` (today and the day before: the dashed end of a line)."""
+    days = frame[field]
+    partial = days == today if today is not None else pd.Series(False, index=frame.index)
+    tail = partial | (days == today - timedelta(days=1)) if partial.any() else partial
+    return frame.assign(when=pd.to_datetime(days), partial=partial, tail=tail)
+
+
+def growth(frame: pd.DataFrame, today: date | None = None) -> alt.LayerChart:
+    """Bars of new users per day and the cumulative total as a line on a second axis.
+
+    Today's bar (the day is not over) is lighter and the line into it dashed.
+    """
+    data = partial_days(frame, today)
     tooltip = [
-        alt.Tooltip("yearmonthdate(day):T", title="Day", format="%a %d %b %Y"),
+        alt.Tooltip("yearmonthdate(when):T", title="Day", format="%a %d %b %Y"),
         alt.Tooltip("new_users:Q", title="New users", format=","),
         alt.Tooltip("total_users:Q", title="Total users", format=","),
     ]
-    base = alt.Chart(data).encode(x=x, tooltip=tooltip)
-    bars = base.mark_bar(color=PRIMARY, opacity=0.85).encode(
+    bars = alt.Chart(data).mark_bar(color=PRIMARY).encode(
+        x=day_x(data["day"]),
         y=alt.Y("new_users:Q", title="New users per day",
                 axis=alt.Axis(titleColor=PRIMARY, format=",d", tickMinStep=1)),
+        opacity=alt.condition(alt.datum.partial, alt.value(PARTIAL_OPACITY), alt.value(0.85)),
+        tooltip=tooltip,
     )
-    line = base.mark_line(color=ACCENT, strokeWidth=2.5, point=alt.OverlayMarkDef(size=18)).encode(
+    line_base = alt.Chart(data).encode(
+        x=day_x(data["day"], middle=True),
         y=alt.Y("total_users:Q", title="Total known users", scale=alt.Scale(zero=False),
                 axis=alt.Axis(titleColor=ACCENT, orient="right", format=",d")),
+        tooltip=tooltip,
     )
+    line = partial_line(line_base, data, {"color": ACCENT, "strokeWidth": 2.5,
+                                          "point": alt.OverlayMarkDef(size=18, color=ACCENT)})
     return alt.layer(bars, line).resolve_scale(y="independent").properties(height=320)
 
 
 def _labelled_bars(data: pd.DataFrame, x: alt.X, order: list[str],
                    tooltip: list[alt.Tooltip]) -> alt.LayerChart:
-    """Horizontal bars, one per `name`, each with its `label` text written above the bar."""
-    y = alt.Y("name:N", sort=order, axis=None)
+    """Horizontal bars, one per `name`, each with its `label` (one or two lines) above it.
+
+    A label never makes the chart narrower: it is at most the chart's width (a longer one
+    ends in "…"; the tooltip has it whole).
+    """
+    y = alt.Y("name:N", sort=order, axis=None, bandPosition=0,
+              scale=alt.Scale(paddingInner=0, paddingOuter=0))
     base = alt.Chart(data).encode(y=y, tooltip=tooltip)
-    bars = base.mark_bar(color=PRIMARY, size=22, cornerRadiusEnd=3).encode(x=x)
-    text = base.mark_text(align="left", baseline="bottom", dy=-13, color=TEXT, fontSize=13).encode(
-        x=alt.value(0), text="label:N",
-    )
-    return alt.layer(bars, text).properties(height=_ROW * len(data) + 10)
+    bars = base.mark_bar(color=PRIMARY, size=_BAR, cornerRadiusEnd=3,
+                         yOffset=_LABEL_PX + 2 + _BAR / 2 - _ROW / 2).encode(x=x)
+    text = base.mark_text(align="left", baseline="top", dy=2, color=TEXT, fontSize=13,
+                          lineBreak="\n", lineHeight=16,
+                          limit=alt.ExprRef(expr="width")).encode(x=alt.value(0), text="label:N")
+    # Only the width fits the page: the rows keep their height, the axis goes under them.
+    return alt.layer(bars, text).properties(
+        height=_ROW * len(data), autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
 
 
 def attendance(frame: pd.DataFrame) -> alt.LayerChart:
     """Attendance rate per lesson type as labelled horizontal bars on a 0–100 % axis."""
     data = frame.assign(name=frame["lesson_type"].map(fmt.human))
     data["label"] = [
-        f"{name} — {fmt.pct(r, 0)} ({fmt.count(a)} of {fmt.count(n)} attended)"
+        f"{name}\n{fmt.pct_of(r, n, 0)} · {fmt.count(a)} of {fmt.count(n)} attended"
         for name, r, a, n in zip(data["name"], data["attendance_rate"], data["attended"],
                                  data["registrants"], strict=True)
     ]
@@ -127,14 +243,22 @@ def attendance(frame: pd.DataFrame) -> alt.LayerChart:
 
 
 def funnel(frame: pd.DataFrame) -> alt.LayerChart:
-    """The closed funnel as horizontal bars: count, % of first and % of previous step."""
+    """The closed funnel as horizontal bars: count, % of first and % of previous step.
+
+    A share of a step nobody reached reads "—" (no data), not 0 %.
+    """
     data = frame.assign(name=frame["step"].map(fmt.human))
     labels = []
-    for i, row in enumerate(data.itertuples()):
+    first = previous = None
+    for row in data.itertuples():
         text = f"{row.name} — {fmt.people(row.users)}"
-        if i > 0:
-            text += (f" · {fmt.pct(row.pct_of_first)} of first step"
-                     f" · {fmt.pct(row.pct_of_previous)} of previous")
+        if first is not None:
+            text += (f"\n{fmt.pct_of(row.pct_of_first, first)} of first step"
+                     f" · {fmt.pct_of(row.pct_of_previous, previous)} of previous")
+        else:
+            text += "\nthe cohort"
+            first = row.users
+        previous = row.users
         labels.append(text)
     data["label"] = labels
     x = alt.X("users:Q", title="People", axis=alt.Axis(format=",d", tickMinStep=1))

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import altair as alt
 import pandas as pd
 
 from hsl.metrics.activity import OTHER
 from hsl.metrics.funnel import STEPS
 from hsl_ui import format as fmt
-from hsl_ui.charts import PRIMARY, TEXT
+from hsl_ui.charts import PARTIAL_OPACITY, PRIMARY, TEXT, day_x, partial_days, partial_line
+
+UPCOMING = "Upcoming"  # a lesson whose date is after today: no attendance yet
 
 OTHER_COLOUR = "#b8bec6"
 PALETTE = ["#2f6f9f", "#d9822b", "#4f9d69", "#9b5fb5", "#c44e52", "#3aa8b5", "#8c7a3c",
            "#e377c2", "#5d6d7e", "#a0c95b"]
 _LEGEND = alt.Legend(orient="top", title=None, labelLimit=260, symbolType="square")
-_DAY_AXIS = alt.Axis(format="%-d %b", labelAngle=0, labelOverlap=True)
 _ROW_PX = 34  # pixels per row of horizontal bars
 _CELL_PX = 40  # pixels per cohort row of the retention heatmap
 
@@ -26,10 +29,23 @@ def _colours(names: list[str]) -> alt.Scale:
     return alt.Scale(domain=names, range=colours)
 
 
-def _types(frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` with `name` (the human lesson type) and `when` (lesson date as a timestamp)."""
-    return frame.assign(name=frame["lesson_type"].map(fmt.human),
-                        when=pd.to_datetime(frame["lesson_date"]))
+def upcoming(frame: pd.DataFrame, today: date | None) -> pd.Series:
+    """True on the rows of lessons that have not happened yet (lesson date after `today`)."""
+    if today is None:
+        return pd.Series(False, index=frame.index)
+    return frame["lesson_date"] > today
+
+
+def _types(frame: pd.DataFrame, today: date | None) -> pd.DataFrame:
+    """`frame` with `name` (the human lesson type), `when` (lesson date as a timestamp),
+    `upcoming` and `attendance` (the rate as text, or "Upcoming")."""
+    later = upcoming(frame, today)
+    return frame.assign(
+        name=frame["lesson_type"].map(fmt.human), when=pd.to_datetime(frame["lesson_date"]),
+        upcoming=later,
+        attendance=[UPCOMING if u else fmt.pct(r) for u, r in
+                    zip(later, frame["attendance_rate"], strict=True)],
+    )
 
 
 _LESSON_TOOLTIP = [
@@ -37,31 +53,39 @@ _LESSON_TOOLTIP = [
     alt.Tooltip("yearmonthdate(when):T", title="Lesson date", format="%a %d %b %Y"),
     alt.Tooltip("registrations:Q", title="Registrations", format=","),
     alt.Tooltip("registrants:Q", title="Registrants", format=","),
-    alt.Tooltip("attended:Q", title="Attended", format=","),
-    alt.Tooltip("attendance_rate:Q", title="Attendance rate", format=".1%"),
+    alt.Tooltip("attendance:N", title="Attendance rate"),
     alt.Tooltip("notified_share:Q", title="Notified", format=".1%"),
 ]
 
 
-def registrants_by_lesson_date(frame: pd.DataFrame) -> alt.Chart:
-    """Registrants per lesson date as bars, stacked and coloured by lesson type."""
-    data = _types(frame)
+def registrants_by_lesson_date(frame: pd.DataFrame, today: date | None = None) -> alt.Chart:
+    """Registrants per lesson date as bars, stacked and coloured by lesson type.
+
+    Lessons after `today` (upcoming) are drawn lighter.
+    """
+    data = _types(frame, today)
     names = sorted(data["name"].unique())
-    return alt.Chart(data).mark_bar(opacity=0.9).encode(
-        x=alt.X("yearmonthdate(when):T", title="Lesson date", axis=_DAY_AXIS),
+    return alt.Chart(data).mark_bar().encode(
+        x=day_x(data["lesson_date"], "Lesson date"),
         y=alt.Y("registrants:Q", title="Registrants", axis=alt.Axis(format=",d", tickMinStep=1)),
         color=alt.Color("name:N", scale=_colours(names), legend=_LEGEND),
+        opacity=alt.condition(alt.datum.upcoming, alt.value(PARTIAL_OPACITY), alt.value(0.9)),
         order=alt.Order("name:N"),
         tooltip=_LESSON_TOOLTIP,
     ).properties(height=320)
 
 
-def attendance_by_lesson_date(frame: pd.DataFrame) -> alt.Chart:
-    """Attendance rate (0–100 %) per lesson date, one line with points per lesson type."""
-    data = _types(frame)
+def attendance_by_lesson_date(frame: pd.DataFrame, today: date | None = None) -> alt.Chart:
+    """Attendance rate (0–100 %) per lesson date, one line with points per lesson type.
+
+    Upcoming lessons (after `today`) have no rate yet and are not drawn; the axis still
+    spans every lesson date, like the registrants chart above it.
+    """
+    data = _types(frame, today)
     names = sorted(data["name"].unique())
-    return alt.Chart(data).mark_line(point=alt.OverlayMarkDef(size=50), strokeWidth=2).encode(
-        x=alt.X("yearmonthdate(when):T", title="Lesson date", axis=_DAY_AXIS),
+    return alt.Chart(data[~data["upcoming"]]).mark_line(
+        point=alt.OverlayMarkDef(size=50), strokeWidth=2).encode(
+        x=day_x(data["lesson_date"], "Lesson date", middle=True),
         y=alt.Y("attendance_rate:Q", title="Attendance rate", scale=alt.Scale(domain=[0, 1]),
                 axis=alt.Axis(format="%")),
         color=alt.Color("name:N", scale=_colours(names), legend=_LEGEND),
@@ -105,15 +129,19 @@ def funnel_comparison(frame: pd.DataFrame) -> alt.LayerChart:
     return alt.layer(bars, text).properties(height=300)
 
 
-def events_by_day(frame: pd.DataFrame) -> alt.Chart:
-    """Events per day as bars stacked by event type, in the frame's order ("Other" last)."""
-    data = frame.assign(name=frame["event_type"].map(fmt.human), when=pd.to_datetime(frame["day"]))
+def events_by_day(frame: pd.DataFrame, today: date | None = None) -> alt.Chart:
+    """Events per day as bars stacked by event type, in the frame's order ("Other" last).
+
+    Today's bars (the day is not over) are lighter.
+    """
+    data = partial_days(frame, today).assign(name=frame["event_type"].map(fmt.human))
     names = list(dict.fromkeys(data["name"]))
     data["rank"] = data["name"].map({n: i for i, n in enumerate(names)})
     return alt.Chart(data).mark_bar().encode(
-        x=alt.X("yearmonthdate(when):T", title=None, axis=_DAY_AXIS),
+        x=day_x(data["day"]),
         y=alt.Y("events:Q", title="Events", axis=alt.Axis(format=",d", tickMinStep=1)),
         color=alt.Color("name:N", scale=_colours(names), sort=names, legend=_LEGEND),
+        opacity=alt.condition(alt.datum.partial, alt.value(PARTIAL_OPACITY), alt.value(1.0)),
         order=alt.Order("rank:Q"),
         tooltip=[
             alt.Tooltip("yearmonthdate(when):T", title="Day", format="%a %d %b %Y"),
@@ -123,12 +151,11 @@ def events_by_day(frame: pd.DataFrame) -> alt.Chart:
     ).properties(height=300)
 
 
-def active_users_by_day(frame: pd.DataFrame) -> alt.Chart:
-    """Distinct active users per day as a line with points."""
-    data = frame.assign(when=pd.to_datetime(frame["day"]))
-    return alt.Chart(data).mark_line(color=PRIMARY, strokeWidth=2.5,
-                                     point=alt.OverlayMarkDef(size=30, color=PRIMARY)).encode(
-        x=alt.X("yearmonthdate(when):T", title=None, axis=_DAY_AXIS),
+def active_users_by_day(frame: pd.DataFrame, today: date | None = None) -> alt.LayerChart:
+    """Distinct active users per day as a line with points, dashed into today (not over)."""
+    data = partial_days(frame, today)
+    base = alt.Chart(data).encode(
+        x=day_x(data["day"], middle=True),
         y=alt.Y("active_users:Q", title="Active users",
                 axis=alt.Axis(format=",d", tickMinStep=1)),
         tooltip=[
@@ -136,7 +163,11 @@ def active_users_by_day(frame: pd.DataFrame) -> alt.Chart:
             alt.Tooltip("active_users:Q", title="Active users", format=","),
             alt.Tooltip("events:Q", title="Events", format=","),
         ],
-    ).properties(height=220)
+    )
+    return partial_line(base, data, {
+        "color": PRIMARY, "strokeWidth": 2.5,
+        "point": alt.OverlayMarkDef(size=30, color=PRIMARY),
+    }).properties(height=220)
 
 
 def event_type_shares(frame: pd.DataFrame) -> alt.LayerChart:

@@ -23,6 +23,7 @@ LABELS: dict[str, str] = {
     "day": "Day",
     "lesson_type": "Lesson type",
     "lesson_date": "Lesson date",
+    "lesson_status": "Lesson",
     "attended": "Attended",
     "attendance_rate": "Attendance rate",
     "step": "Step",
@@ -201,9 +202,23 @@ def count(n: int | float) -> str:
     return f"{int(n):,}"
 
 
+def plural(n: int | float, one: str, many: str) -> str:
+    """Return the words that go with `n`: `one` for exactly 1, else `many` (0 days, 2 days)."""
+    return one if n == 1 else many
+
+
+def counted(n: int | float, one: str, many: str | None = None) -> str:
+    """Return `n` with thousands separators and its words: `1 day`, `12 days`, `1,204 events`.
+
+    `many` defaults to `one` + "s"; the words may hold a verb: `counted(n, "person matches",
+    "people match")`.
+    """
+    return f"{count(n)} {plural(n, one, many or one + 's')}"
+
+
 def people(n: int) -> str:
     """Return a count of people: `1 person`, `1,204 people`."""
-    return "1 person" if n == 1 else f"{count(n)} people"
+    return counted(n, "person", "people")
 
 
 def signed(n: int) -> str:
@@ -217,6 +232,14 @@ def pct(fraction: float, digits: int = 1) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return f"{text}%"
+
+
+NO_RATE = "—"  # a rate whose denominator is 0, on screen (CSVs and the CLI keep SPEC's 0)
+
+
+def pct_of(fraction: float, whole: int | float, digits: int = 1) -> str:
+    """Return `pct(fraction)`, or "—" when the rate's denominator `whole` is 0 (no data)."""
+    return pct(fraction, digits) if whole else NO_RATE
 
 
 def change(now: int, before: int) -> str:

@@ -97,22 +97,56 @@ def show_id_check(check: IdCheck) -> None:
             st.warning(f"Left out, {what}: {listed}{more}.", icon=":material/warning:")
 
 
+def _page_in_url(key: str, pages: int) -> tuple[int, str | None]:
+    """The page number `?key=N` asks for (1 when absent) and a notice when it is no page."""
+    text = st.query_params.get(key)
+    if text is None:
+        return 1, None
+    if text.isascii() and text.isdigit() and 1 <= int(text) <= pages:
+        return int(text), None
+    why = (f"there are {fmt.count(pages)} pages." if text.isascii() and text.isdigit()
+           else "it is not a page number.")
+    return 1, f"Ignored {fmt.code(key + '=' + text, 40)} from the link: {why} Showing page 1."
+
+
+def _go_to_page(key: str, page: int) -> None:
+    """Button callback: put `page` into the URL (page 1 is left out) before the rerun."""
+    wanted = None if page == 1 else str(page)
+    if st.query_params.get(key) == wanted:
+        return  # unchanged: no new browser history entry
+    if wanted is None:
+        st.query_params.pop(key, None)
+    else:
+        st.query_params[key] = wanted
+
+
 def pager(key: str, total: int, depends_on: Hashable, page_size: int = PAGE_SIZE) -> int:
-    """A page number in `?key=N` (back to 1 when `depends_on` changes); returns the offset."""
+    """"51–100 of 3,000" with First / Previous / Next / Last buttons; returns the offset.
+
+    The page lives in `?key=N`, so a link opens that page; it goes back to 1 when
+    `depends_on` (the search, the filters) changes. A page the link cannot have is
+    replaced by page 1 with a notice.
+    """
     memory = st.session_state.setdefault(_PAGED, {})
     if key in memory and memory[key] != depends_on:
         st.query_params.pop(key, None)
-        st.session_state.pop(f"url:{key}", None)
     memory[key] = depends_on
     pages = max(1, -(-total // page_size))
+    page, notice = _page_in_url(key, pages)
+    if notice:
+        st.info(notice, icon=":material/link_off:")
+    _go_to_page(key, page)  # drops a bad or single page from the URL
     if pages == 1:
-        st.query_params.pop(key, None)
         return 0
-    left, right = st.columns([4, 1], vertical_alignment="bottom")
-    page = params.integer(key, "Page", default=1, min_value=1, max_value=pages, container=right)
     first = (page - 1) * page_size
-    left.caption(f"Showing {fmt.count(first + 1)}–{fmt.count(min(first + page_size, total))} "
-                 f"of {fmt.count(total)} · page {page} of {fmt.count(pages)}")
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    row.caption(f"{fmt.count(first + 1)}–{fmt.count(min(first + page_size, total))} "
+                f"of {fmt.count(total)}", width="content")
+    for label, icon, target in (("First", "first_page", 1), ("Previous", "chevron_left", page - 1),
+                                ("Next", "chevron_right", page + 1), ("Last", "last_page", pages)):
+        row.button(label, key=f"{key}:{label}", icon=f":material/{icon}:", type="tertiary",
+                   disabled=target == page or not 1 <= target <= pages,
+                   on_click=_go_to_page, args=(key, target))
     return first
 
 
@@ -147,6 +181,10 @@ def table(frame: pd.DataFrame, actor: Actor, widths: dict[str, int] | None = Non
     return tables.draw(shown, config, **kwargs)
 
 
+# Widths that fit the search's columns and its row checkboxes into 840 px (1280 px screen).
+SEARCH_WIDTHS = {"user_id": 110, "username": 125, "name": 180, "email": 235, "first_seen": 140}
+# A profile's events: room for the details (wrapped past tables.LONG_TEXT characters).
+EVENT_WIDTHS = {"id": 80, "event_type": 180, "created_at": 150, "details": 430}
 # Widths that fit the nine audience columns into the 840 px beside the sidebar at 1280 px.
 AUDIENCE_WIDTHS = {"user_id": 80, "first_name": 76, "email": 175, "tme_link": 108,
                    "lesson_types": 98, "streams": 84, "statuses": 74, "tier": 45,
@@ -209,18 +247,26 @@ def change_stream_form(actor: Actor, user_id: int, bookings: pd.DataFrame,
                 icon=":material/info:")
         return
     newest = active.iloc[0]
+    current = newest["course_stream"]
+    targets = [stream for stream in streams if stream != current]
+    if not targets:
+        st.info(f"There is no other stream to move this booking to: "
+                f"{fmt.md(fmt.human(current))} is the only known stream.", icon=":material/info:")
+        return
     st.caption(
-        f"Moves booking #{newest['id']} ({fmt.md(fmt.human(newest['course_stream']))}, "
+        f"Moves booking #{newest['id']} ({fmt.md(fmt.human(current))}, "
         f"{newest['status']}, made {fmt.day(newest['created_at'].date())}): the newest booking "
-        "that is not cancelled. The change and its audit-log entry are saved together."
+        "that is not cancelled. The change and its audit-log entry are saved together. "
+        "Fields marked * are required."
     )
     # A new form (key) after each saved change, so it starts empty again.
     with st.form(f"change_stream:{st.session_state.get(_SAVED, 0)}"):
-        target = st.selectbox("Move to stream", streams, index=None, format_func=fmt.human,
-                              placeholder="Choose a stream")
-        reason = st.text_input("Reason", help="Written to the audit log with your name.",
-                               placeholder="e.g. asked to move to the evening group")
-        confirmed = st.checkbox("I confirm this change")
+        target = st.selectbox("Move to stream *", targets, index=None, format_func=fmt.human,
+                              placeholder="Choose a stream",
+                              help="Every known stream except the one the booking is in.")
+        reason = st.text_input("Reason *", help="Required: written to the audit log with your "
+                               "name.", placeholder="e.g. asked to move to the evening group")
+        confirmed = st.checkbox("I confirm this change *")
         submitted = st.form_submit_button("Change stream", type="primary",
                                           icon=":material/swap_horiz:")
     if not submitted:
@@ -240,7 +286,8 @@ def change_stream_form(actor: Actor, user_id: int, bookings: pd.DataFrame,
     st.session_state[_SAVED] = st.session_state.get(_SAVED, 0) + 1
     st.session_state[_CHANGED] = (
         f"Moved booking #{entry.after['booking_id']} of user {user_id} from "
-        f"{fmt.md(entry.before['course_stream'])} to {fmt.md(entry.after['course_stream'])}."
+        f"{fmt.md(fmt.human(entry.before['course_stream']))} to "
+        f"{fmt.md(fmt.human(entry.after['course_stream']))}."
     )
     st.rerun()
 
@@ -248,26 +295,45 @@ def change_stream_form(actor: Actor, user_id: int, bookings: pd.DataFrame,
 # ---------------------------------------------------------------- audit log
 
 
+def _value_text(key: str, value: object) -> str:
+    """One audited value for reading: data words (streams) humanised, the rest as stored."""
+    if value is None:
+        return "—"
+    return fmt.human(value) if key in fmt.WORD_COLUMNS and isinstance(value, str) else str(value)
+
+
 def change_text(before: str | None, after: str | None) -> str:
-    """What an audit entry changed, e.g. `Stream: 3rd_stream → 10th_stream`."""
+    """What an audit entry changed, e.g. `Stream: 3rd stream → 10th stream`."""
     old, new = (json.loads(v) if v else {} for v in (before, after))
     old, new = (v if isinstance(v, dict) else {} for v in (old, new))
     changed = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
     return "; ".join(
-        f"{fmt.label(k)}: {old.get(k, '—')} → {new.get(k, '—')}" for k in changed
+        f"{fmt.label(k)}: {_value_text(k, old.get(k))} → {_value_text(k, new.get(k))}"
+        for k in changed
     )
+
+
+PROFILE_PAGE = "users"  # the Users page's address (pages/users.py), relative to any page
+
+
+def profile_link(user_id: object) -> str:
+    """Markdown: the user id as a link to their profile on the Users page ("" for none)."""
+    if user_id is None or pd.isna(user_id):
+        return ""
+    return f"[{int(user_id)}]({PROFILE_PAGE}?user={int(user_id)})"
 
 
 def show_audit(entries: pd.DataFrame, with_user: bool = True) -> None:
     """Audit entries as a person reads them (when, by, action, user, record, change, reason).
 
-    A static table: the cells wrap, so a long reason or change is never cut off.
+    A static table: the cells wrap, so a long reason or change is never cut off. User IDs
+    link to the profile (a link opens in a new tab).
     """
     shown = pd.DataFrame({
         "occurred_at": [f"{fmt.day(t.date())}, {t:%H:%M}" for t in entries["occurred_at"]],
         "actor": entries["actor"].map(lambda a: fmt.md(a, fmt.HUMAN_CHARS)),
         "action": entries["action"].map(lambda a: fmt.md(fmt.human(a))),
-        "user_id": entries["user_id"].astype("string"),
+        "user_id": [profile_link(u) for u in entries["user_id"]],
         "record": [fmt.md(f"{fmt.human(entity)} #{entity_id}")
                    for entity, entity_id in zip(entries["entity"], entries["entity_id"],
                                                 strict=True)],

@@ -1,7 +1,13 @@
-"""The shared sidebar: the date range every page uses, the timezone note and Refresh."""
+"""The shared sidebar: the page links, the dates and comparison the dashboards share, the
+timezone note and Refresh.
+
+The page links are drawn here (st.navigation is hidden) so that each carries the shared
+dates: one click is one browser-history entry holding the whole view, and Back restores it.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -10,28 +16,69 @@ from streamlit.delta_generator import DeltaGenerator
 
 from hsl.auth import Actor
 from hsl.config import Settings
-from hsl.filters import DEFAULT_RANGE_DAYS, Period, utc_now
+from hsl.filters import COMPARISONS, DEFAULT_COMPARISON, PRESETS, Period, local_today, utc_now
 from hsl_ui import auth, params, state
 from hsl_ui import format as fmt
 
 EARLIEST_DATE = date(2000, 1, 1)
+# Streamlit's date input applies typed dates only when it loses focus or on Escape, and
+# keeps its calendar open meanwhile. This makes Enter in a typed date do what Escape does:
+# apply the dates and close the calendar. A fixed script, run once a browser tab; when a
+# Streamlit upgrade renames the field's test id, Enter merely does nothing again.
+ENTER_APPLIES_DATES = """<script>
+(() => {
+  if (document.hslEnterAppliesDates) return;
+  document.hslEnterAppliesDates = true;
+  document.addEventListener("keydown", (event) => {
+    const field = event.target.closest && event.target.closest("[data-testid=stDateInputField]");
+    if (event.key !== "Enter" || event.isComposing || !field) return;
+    event.preventDefault();
+    event.target.dispatchEvent(new KeyboardEvent("keydown", {key: "Escape", code: "Escape",
+                                                               bubbles: true}));
+  }, true);
+})();
+</script>"""
+COMPARE, RANGE, NONE = "compare", "range", ""  # what a page does with the shared dates
 
 
-def render(settings: Settings, user: Actor) -> tuple[Period, DeltaGenerator]:
-    """Draw the sidebar; return the chosen Period and a slot for the freshness captions."""
+@dataclass(frozen=True)
+class PageLink:
+    """One entry of the sidebar's page list."""
+
+    page: st.Page
+    dates: str  # COMPARE, RANGE or NONE
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What the sidebar chose for this run: the dates and what they are compared with."""
+
+    period: Period
+    comparison: str  # a key of hsl.filters.COMPARISONS
+
+
+def render(settings: Settings, user: Actor, sections: dict[str, list[PageLink]],
+           dates: str) -> tuple[Shared, DeltaGenerator]:
+    """Draw the sidebar for a page that does `dates` (COMPARE, RANGE, NONE) with the shared
+    dates; return what it chose and a slot for the freshness captions."""
     now = utc_now().replace(second=0, microsecond=0)
-    default = Period.last_days(DEFAULT_RANGE_DAYS, settings.timezone, now)
+    today = local_today(settings.timezone, now)
+    comparison = DEFAULT_COMPARISON
     with st.sidebar:
-        start, end = params.date_range(
-            "Dates",
-            (default.start, default.end),
-            min_value=EARLIEST_DATE,
-            max_value=default.end,
-            fallback=f"the last {DEFAULT_RANGE_DAYS} days",
-            format="YYYY-MM-DD",
-            help="Inclusive local dates. The range is kept in the page address, "
-                 "so a copied link shows the same dates.",
-        )
+        links = st.container(key="hsl_nav")
+        if dates:
+            params.carry_over()
+            preset, start, end = params.shared_dates(
+                "Dates", today, min_value=EARLIEST_DATE, format="YYYY-MM-DD")
+            if dates == COMPARE:
+                comparison = params.select(
+                    "compare", "Compare with", list(COMPARISONS), format_func=COMPARISONS.get,
+                    sticky=True, fallback="the period before",
+                    help="The period the changes on this page are counted against.")
+        else:
+            preset, start, end = params.remembered_dates(today, EARLIEST_DATE)
+            st.caption(f":material/event_busy: This page does not use the dates; the "
+                       f"dashboards keep {_dates(preset, start, end)}.")
         st.caption(f":material/schedule: Times in {settings.timezone}")
         if st.button("Refresh", icon=":material/refresh:", width="stretch",
                      help="Load fresh numbers from the database (results are kept 5 minutes)."):
@@ -40,7 +87,31 @@ def render(settings: Settings, user: Actor) -> tuple[Period, DeltaGenerator]:
         st.divider()
         st.caption(f":material/person: {fmt.md(user.name)} · {user.role}")
         auth.sign_out_button()
-    return Period(start, end, settings.timezone, now), loaded
+        st.html(ENTER_APPLIES_DATES, unsafe_allow_javascript=True)
+    _page_links(links, sections)
+    period = Period(start, end, settings.timezone, now)
+    return Shared(period, comparison), loaded
+
+
+def compared_with(period: Period, kind: str, before: Period) -> str:
+    """`compared with the 30 days before (2 Oct – 31 Oct 2026)` for the captions."""
+    return (f"compared with {period.comparison_words(kind)} "
+            f"({fmt.date_range(before.start, before.end)})")
+
+
+def _dates(preset: str | None, start: date, end: date) -> str:
+    """`1 Nov – 30 Nov 2026 (last month)`, or the dates alone when they are custom."""
+    shown = fmt.date_range(start, end)
+    return f"{shown} ({PRESETS[preset].lower()})" if preset else shown
+
+
+def _page_links(where: DeltaGenerator, sections: dict[str, list[PageLink]]) -> None:
+    """The page list; a link to a page that uses the dates carries them (and the comparison)."""
+    carried = params.carried()
+    for section, links in sections.items():
+        where.caption(section)
+        for link in links:
+            where.page_link(link.page, query_params=carried if link.dates else None)
 
 
 def show_loaded_at(slot: DeltaGenerator, moment: datetime | None, tz: str,

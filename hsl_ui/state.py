@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -29,15 +29,19 @@ from sqlalchemy.engine import Engine
 from hsl import admin, audience, bootstrap, reports, summaries
 from hsl.config import Settings, load_settings
 from hsl.db import check_connection, make_engine
-from hsl.filters import DEFAULT_RANGE_DAYS, Period
-from hsl.metrics import activity, leads, lessons, overview, streams, users
+from hsl.filters import DEFAULT_COMPARISON, DEFAULT_RANGE_DAYS, Period
+from hsl.metrics import activity, coverage, leads, lessons, overview, streams, users
 from hsl.summaries import SummaryState
 from hsl.worker import RefreshTimer
 from hsl_ui import auth, streamlit_adapter
 
+if TYPE_CHECKING:  # the sidebar imports this module: no import back at run time
+    from hsl_ui.sidebar import Shared
+
 CACHE_TTL_SECONDS = 300
 _LOADS = "_hsl_loads"  # session key: load times of the results used in this run
 _PERIOD = "_hsl_period"  # session key: the shared Period the sidebar chose in this run
+_COMPARISON = "_hsl_comparison"  # session key: what this run's period is compared with
 _WANTED = "_hsl_wanted_page"  # session key: (page file, query) a lone page run asked for
 _SUMMARIES = "_hsl_summaries"  # session key: the summaries' state this run reads (or None)
 SUMMARY_TABLES_CHECK_SECONDS = 60  # a database without summary tables is looked at again
@@ -54,7 +58,9 @@ def settings() -> Settings:
     """
     alone = _page_without_app()
     if alone:
-        st.session_state[_WANTED] = (alone, st.query_params.to_dict())
+        # Every value of a repeated key (`?stream=a&stream=b`), not only the last.
+        query = {key: st.query_params.get_all(key) for key in st.query_params}
+        st.session_state[_WANTED] = (alone, query)
         st.switch_page("app.py")
     return load_settings()
 
@@ -231,10 +237,11 @@ def clear() -> None:
     st.cache_data.clear()
 
 
-def begin_run(period: Period) -> None:
-    """Start a script run: remember the shared period, forget the previous run's loads and
-    summaries' state."""
-    st.session_state[_PERIOD] = period
+def begin_run(shared: Shared) -> None:
+    """Start a script run: remember the shared period and comparison the sidebar chose,
+    forget the previous run's loads and summaries' state."""
+    st.session_state[_PERIOD] = shared.period
+    st.session_state[_COMPARISON] = shared.comparison
     st.session_state[_LOADS] = []
     st.session_state.pop(_SUMMARIES, None)
 
@@ -243,6 +250,13 @@ def period() -> Period:
     """Return the shared date range the sidebar chose (last 30 days outside the app)."""
     timezone = settings().timezone  # also sends a page Streamlit ran alone through app.py
     return st.session_state.get(_PERIOD) or Period.last_days(DEFAULT_RANGE_DAYS, timezone)
+
+
+def comparison() -> tuple[str, Period]:
+    """Return what the shared period is compared with: the kind (a key of
+    hsl.filters.COMPARISONS) and that earlier period."""
+    kind = st.session_state.get(_COMPARISON, DEFAULT_COMPARISON)
+    return kind, period().compared(kind)
 
 
 def oldest_load() -> datetime | None:
@@ -269,6 +283,9 @@ lead_list = cached(leads.leads)
 # Free lessons and Activity pages: data functions beyond the SPEC §7 reports.
 lesson_registrations = cached(lessons.lesson_registrations)
 events_by_day_and_type = cached(activity.events_by_day_and_type)
+
+# Empty ranges say when the data starts and ends (hsl_ui.charts.no_data).
+data_days = cached(coverage.data_days)
 
 
 # Users, Audience and Audit log pages (issue 5): people, their profiles and the audit log.

@@ -1,4 +1,4 @@
-"""Tables on screen with human column names and formats, and their CSV download."""
+"""Tables on screen with human column names and formats, and their CSV and Excel downloads."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pandas as pd
 import streamlit as st
 
 from hsl import export
-from hsl.auth import Permission, can
+from hsl.auth import CONTACT_COLUMNS, Permission, can
 from hsl.filters import Period
-from hsl_ui import auth, state
+from hsl_ui import auth, downloads, state
 from hsl_ui import format as fmt
 
 
@@ -59,13 +59,38 @@ def _inert(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+ROW_PX = 35  # Streamlit's row (and header) height: 2.1875rem
+WRAPPED_ROW_PX = 72  # three lines; Streamlit wraps text only in rows taller than 4rem
+LONG_TEXT = 60  # characters: a table holding a longer text cell wraps its rows
+ROWS_SHOWN = 50  # a taller table scrolls inside itself; a page of results fits whole
+
+
+def _longest_text(frame: pd.DataFrame) -> int:
+    """The length of the longest text cell of `frame` (0 without any)."""
+    return max((len(v) for i, dtype in enumerate(frame.dtypes)
+                if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+                for v in frame.iloc[:, i] if isinstance(v, str)), default=0)
+
+
+def height_for(rows: int, row_px: int = ROW_PX) -> int:
+    """Pixels that show the header and up to ROWS_SHOWN rows whole (no inner scrolling)."""
+    return ROW_PX + min(max(rows, 1), ROWS_SHOWN) * row_px + 3  # + the grid's borders
+
+
 def draw(shown: pd.DataFrame, config: dict, **kwargs: object):
     """Draw a frame made by `for_display` read-only, without its index; return its events.
 
-    Every table of the app goes through here: text cells are inert (`_inert`) and a missing
-    value is an empty cell (Streamlit would write a grey "None" in it).
+    Every table of the app goes through here: text cells are inert (`_inert`), a missing
+    value is an empty cell (Streamlit would write a grey "None" in it), and the table is as
+    tall as its rows up to ROWS_SHOWN (Streamlit's default shows about 10 in a scroll box).
+    A table with a text longer than LONG_TEXT gets rows of three lines, so long text wraps
+    instead of being cut.
     """
-    return st.dataframe(_inert(shown), column_config=config, hide_index=True, placeholder="",
+    shown = _inert(shown)
+    if "row_height" not in kwargs and _longest_text(shown) > LONG_TEXT:
+        kwargs["row_height"] = WRAPPED_ROW_PX
+    kwargs.setdefault("height", height_for(len(shown), kwargs.get("row_height") or ROW_PX))
+    return st.dataframe(shown, column_config=config, hide_index=True, placeholder="",
                         **kwargs)
 
 
@@ -74,23 +99,51 @@ def show(frame: pd.DataFrame, **kwargs: object):
     return draw(*for_display(frame), **kwargs)
 
 
-def download(frame: pd.DataFrame, report: str, period: Period | None, **filters: object) -> None:
-    """A CSV download of all of `frame`'s rows (analysts and admins); the name has the filters.
+Rows = pd.DataFrame | Callable[[], pd.DataFrame]
+
+
+def download(rows: Rows, report: str, period: Period | None, **filters: object) -> None:
+    """CSV and Excel downloads of all of `rows` (or of what `rows()` returns, made when
+    clicked) for analysts and admins; the name has the filters.
 
     The file name starts with the period's dates; pass None for data that ignores them.
+    Contact columns are left out for a role that may not see them.
     """
-    if not can(auth.current_user(state.settings()), Permission.EXPORT):
+    actor = auth.current_user(state.settings())
+    if not can(actor, Permission.EXPORT):
         return
-    csv_button(frame, export.file_name(report, period=period and period.describe(), **filters))
+    if not can(actor, Permission.VIEW_CONTACTS):
+        rows = _without_contacts(rows)
+    csv_button(rows, export.file_name(report, period=period and period.describe(), **filters))
 
 
-def csv_button(rows: pd.DataFrame | Callable[[], pd.DataFrame], file_name: str) -> None:
-    """"Download CSV" of `rows` (or of what `rows()` returns), made only when clicked."""
-    st.download_button(
-        "Download CSV",
-        data=lambda: export.to_csv_bytes(rows() if callable(rows) else rows),
-        file_name=file_name,
-        mime="text/csv",
-        icon=":material/download:",
-        on_click="ignore",
-    )
+def _without_contacts(rows: Rows) -> Callable[[], pd.DataFrame]:
+    """`rows` (made when asked for) without CONTACT_COLUMNS."""
+    def made() -> pd.DataFrame:
+        frame = rows() if callable(rows) else rows
+        return frame.drop(columns=[c for c in CONTACT_COLUMNS if c in frame.columns])
+    return made
+
+
+def csv_button(rows: Rows, file_name: str) -> None:
+    """"Download CSV" and "Download Excel" of `rows` (or of what `rows()` returns), each
+    made only when clicked, shaped as the page reads (`hsl_ui.downloads`)."""
+    tz = state.settings().timezone
+
+    def page_file() -> downloads.PageFile:
+        return downloads.shape(rows() if callable(rows) else rows, tz)
+
+    with st.container(horizontal=True, gap="small"):
+        st.download_button(
+            "Download CSV", data=lambda: downloads.csv_bytes(page_file()),
+            file_name=file_name, mime="text/csv", icon=":material/download:",
+            on_click="ignore",
+            help=f"Every row, as on the page; times in {tz}, rates in % (one decimal).",
+        )
+        st.download_button(
+            "Download Excel", data=lambda: downloads.xlsx_bytes(page_file()),
+            file_name=downloads.excel_name(file_name), mime=downloads.EXCEL_MIME,
+            icon=":material/table_view:", on_click="ignore",
+            help="Every row, with date, number and percentage cells. Made when you click: "
+                 "100,000 rows take about 10 seconds.",
+        )

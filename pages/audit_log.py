@@ -13,7 +13,8 @@ period = state.period()
 st.title("Audit log")
 st.caption(f"Changes made {fmt.date_range(period.start, period.end)} (dates in "
            f"{settings.timezone}), newest first. Every stream change is written here together "
-           "with the change itself, and every password sign-in under the user name typed.")
+           "with the change itself, and every password sign-in under the user name typed. "
+           "A user ID opens that person's profile.")
 
 in_range = state.audit_entries(actor, period)
 user_box, actor_box = st.columns(2)
@@ -31,6 +32,9 @@ if user_text:
                    icon=":material/warning:")
 
 entries = state.audit_entries(actor, period, user_id=user_id, actor_name=actor_name)
+if user_id is not None:
+    st.page_link("pages/users.py", label=f"Open the profile of user {user_id}",
+                 icon=":material/person:", query_params={"user": str(user_id)})
 if entries.empty:
     charts.no_data()
 else:

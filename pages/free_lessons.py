@@ -1,12 +1,29 @@
 """Free lessons: registrations, registrants, attendance and notifications by type and date."""
 
+from datetime import date
+
+import pandas as pd
 import streamlit as st
 
-from hsl_ui import charts, params, state, tables
+from hsl.filters import local_today
+from hsl_ui import charts, drill, layout, params, state, tables
 from hsl_ui import charts_analytics as ca
 from hsl_ui import format as fmt
 
+
+def marked_upcoming(frame: pd.DataFrame, today: date) -> pd.DataFrame:
+    """The by-date table as shown: a `lesson_status` column (held or upcoming) after the
+    date, and no attended count or rate for an upcoming lesson (it has not happened yet)."""
+    later = ca.upcoming(frame, today)
+    shown = frame.assign(attended=frame["attended"].astype("Int64").mask(later),
+                         attendance_rate=frame["attendance_rate"].mask(later))
+    shown.insert(shown.columns.get_loc("lesson_date") + 1, "lesson_status",
+                 later.map({True: ca.UPCOMING, False: "Held"}))
+    return shown
+
+
 period = state.period()
+today = local_today(period.tz, period.now)
 
 st.title("Free lessons")
 st.caption(
@@ -28,7 +45,7 @@ if lesson_type is not None:
     by_type = by_type[by_type["lesson_type"] == lesson_type]
 
 # ---- Numbers
-cards = st.columns(5, gap="xsmall")
+cards = layout.cards(5)
 cards[0].metric("Registrations", fmt.count(total.registrations), border=True,
                 help="Registrations made in these dates; one person may register for "
                      "several lessons.")
@@ -36,25 +53,34 @@ cards[1].metric("Registrants", fmt.count(total.registrants), border=True,
                 help="Distinct people behind those registrations.")
 cards[2].metric("Attended", fmt.count(total.attended), border=True,
                 help="Registrants who clicked the link of a lesson type they registered for.")
-cards[3].metric("Attendance rate", fmt.pct(total.attendance_rate), border=True,
+cards[3].metric("Attendance rate", fmt.pct_of(total.attendance_rate, total.registrants),
+                border=True,
                 help="Attended ÷ registrants (people, never above 100%).")
-cards[4].metric("Notified", fmt.pct(total.notified_share), border=True,
+cards[4].metric("Notified", fmt.pct_of(total.notified_share, total.registrations), border=True,
                 help=f"Registrations whose reminder was sent: {fmt.count(total.notified)} of "
                      f"{fmt.count(total.registrations)}.")
+drill.lesson_links(period, total, lesson_type)
 
 # ---- Charts and tables
 if by_date.empty:
-    charts.no_data()
+    charts.no_data(period)
 else:
+    later = ca.upcoming(by_date, today)
     st.subheader("Registrants per lesson date")
-    charts.show(ca.registrants_by_lesson_date, by_date)
+    charts.show(ca.registrants_by_lesson_date, by_date, today)
+    if later.any():
+        st.caption(f"Lessons after today ({fmt.day(today)}) are upcoming: their bars are "
+                   "lighter, and they get no attendance rate until they have taken place.")
     st.subheader("Attendance rate per lesson date")
-    charts.show(ca.attendance_by_lesson_date, by_date)
+    if later.all():
+        st.info("None of these lessons has taken place yet.", icon=":material/event_upcoming:")
+    else:
+        charts.show(ca.attendance_by_lesson_date, by_date, today)
 
     st.subheader("By lesson type")
     tables.show(by_type)
     tables.download(by_type, "free_lessons_by_type", period, lesson_type=lesson_type)
 
     st.subheader("By lesson type and lesson date")
-    tables.show(by_date)
+    tables.show(marked_upcoming(by_date, today))
     tables.download(by_date, "free_lessons_by_date", period, lesson_type=lesson_type)

@@ -5,17 +5,30 @@ import streamlit as st
 
 from hsl.metrics.common import rate
 from hsl.metrics.funnel import STEPS
-from hsl_ui import charts, params, state, tables
+from hsl_ui import charts, drill, params, sidebar, state, tables
 from hsl_ui import charts_analytics as ca
 from hsl_ui import format as fmt
 
 period = state.period()
+comparison, earlier = state.comparison()
+COMPARED = ("users", "pct_of_first", "pct_of_previous")  # the earlier funnel's columns shown
+EARLIER = " (earlier)"  # their names end so
+
+
+def side_by_side(now: pd.DataFrame, then: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """The funnel table with the earlier period's people and rates beside each step."""
+    shown, config = tables.for_display(now)
+    earlier_shown, earlier_config = tables.for_display(then[list(COMPARED)])
+    shown = pd.concat([shown, earlier_shown.add_suffix(EARLIER)], axis=1)
+    return shown, config | {name + EARLIER: c for name, c in earlier_config.items()}
+
 
 st.title("Funnel")
 st.caption(
-    f"People who registered for a free lesson {fmt.date_range(period.start, period.end)}. "
-    "Each step counts only people who also did the step before (bookings and payments at "
-    "any time); “did it at all” counts everyone in the cohort who did the step."
+    f"People who registered for a free lesson {fmt.date_range(period.start, period.end)}, "
+    f"{sidebar.compared_with(period, comparison, earlier)}. Each step counts only people "
+    "who also did the step before (bookings and payments at any time); “did it at all” "
+    "counts everyone in the cohort who did the step."
 )
 
 # ---- Filter
@@ -26,21 +39,27 @@ lesson_type = params.select(
     format_func=lambda t: "All lesson types" if t is None else fmt.human(t),
 )
 funnel = state.report("funnel", period, lesson_type=lesson_type)
+before = state.report("funnel", earlier, lesson_type=lesson_type)
 
-# ---- Numbers, chart and table
+# ---- Numbers against the earlier period, chart and table
 if funnel["users"].iloc[0] == 0:
     charts.no_data()
 else:
     cards = st.columns(len(funnel), gap="xsmall")
-    for i, (card, row) in enumerate(zip(cards, funnel.itertuples(), strict=True)):
+    steps = zip(cards, funnel.itertuples(), before.itertuples(), strict=True)
+    for i, (card, row, then) in enumerate(steps):
+        rates = (f"{fmt.pct(row.pct_of_previous)} of the step before "
+                 f"({fmt.pct(then.pct_of_previous)} earlier). ") if i else ""
         card.metric(
-            fmt.human(row.step), fmt.count(row.users),
-            f"{fmt.pct(row.pct_of_previous)} of previous" if i else "the cohort",
-            delta_color="off", delta_arrow="off", border=True, height="stretch",
-            help=f"{fmt.people(row.open_users)} in the cohort did this step at all.",
+            fmt.human(row.step), fmt.count(row.users), fmt.change(row.users, then.users),
+            border=True, height="stretch",
+            help=f"{rates}{fmt.people(row.open_users)} in the cohort did this step at all.",
         )
+    drill.funnel_links(period, funnel, lesson_type)
     charts.show(charts.funnel, funnel)
-    tables.show(funnel)
+    st.caption(f"Earlier: {fmt.date_range(earlier.start, earlier.end)} "
+               f"({period.comparison_words(comparison)}).")
+    tables.draw(*side_by_side(funnel, before))
     tables.download(funnel, "funnel", period, lesson_type=lesson_type)
 
 # ---- Lesson types side by side
@@ -61,3 +80,4 @@ else:
     wide["conversion"] = rate(wide["paid"], wide["registered"])
     tables.show(wide)
     tables.download(wide, "funnel_by_lesson_type", period)
+    drill.funnel_links_by_type(period, compare)

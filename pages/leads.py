@@ -4,9 +4,9 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from hsl.metrics.leads import DEFAULT_RULES, TIERS, LeadRules
+from hsl.metrics.leads import DEFAULT_RULES, TIERS, LeadRules, lead_details
 from hsl.metrics.users import tme_link
-from hsl_ui import auth, charts, charts_streams, params, people, state, tables
+from hsl_ui import auth, charts, charts_streams, downloads, drill, params, people, state, tables
 from hsl_ui import format as fmt
 
 VIEWS = {"hot": "Hot leads", "all": "All leads"}
@@ -57,6 +57,7 @@ rule_text = {
 for card, tier, n in zip(st.columns(len(TIERS)), counts["tier"], counts["users"], strict=True):
     card.metric(fmt.human(tier), fmt.count(n), border=True,
                 help=f"{rule_text[tier]} in the window.")
+drill.lead_links(counts, rules, paying)
 charts.show(charts_streams.lead_tiers, counts, has_data=bool(counts["users"].sum()))
 
 # ---- The people
@@ -76,8 +77,11 @@ else:
     st.caption(f"{fmt.people(len(rows))}: {which}, by tier, then most events, then latest "
                "activity.")
     people.table(rows, user)
+    engine = state.engine()  # the file adds last name, email and dates (when clicked)
     tables.download(
-        rows, "leads", None, now=f"{now:%Y-%m-%dT%H%M}", window=f"window-{window}d",
+        lambda: downloads.with_details(
+            rows, lead_details(engine, rows["user_id"].tolist(), period.tz)),
+        "leads", None, now=f"{now:%Y-%m-%dT%H%M}", window=f"window-{window}d",
         hot=f"hot-{rules.hot_events}ev-{rules.hot_days}d",
         warm=f"warm-{rules.warm_events}ev-{rules.warm_days}d", cool=f"cool-{rules.cool_events}ev",
         payers="with-payers" if paying else None, view="hot-and-warm" if view == "hot" else "all",

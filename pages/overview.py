@@ -2,19 +2,17 @@
 
 import streamlit as st
 
-from hsl_ui import charts, params, state, tables
+from hsl_ui import charts, drill, params, sidebar, state, tables
 from hsl_ui import format as fmt
 
 period = state.period()
-previous = period.previous()
+comparison, previous = state.comparison()
 
 st.title("Overview")
-st.caption(
-    f"{fmt.date_range(period.start, period.end)}, compared with the {period.days} days "
-    f"before ({fmt.date_range(previous.start, previous.end)})."
-)
+st.caption(f"{fmt.date_range(period.start, period.end)}, "
+           f"{sidebar.compared_with(period, comparison, previous)}.")
 
-# ---- Headline numbers, each against the previous period of equal length
+# ---- Headline numbers, each against the period they are compared with (sidebar)
 now = state.report("kpis", period).iloc[0]
 before = state.report("kpis", previous).iloc[0]
 cards = st.columns(5, gap="xsmall")
@@ -29,6 +27,7 @@ for card, column, label in [
 ]:
     card.metric(label, fmt.count(now[column]), fmt.change(now[column], before[column]),
                 border=True)
+drill.kpi_links(period, now)
 with st.expander("How these numbers are counted"):
     st.markdown(
         f"""
@@ -42,8 +41,7 @@ with st.expander("How these numbers are counted"):
 - **Confirmed payments**: bookings made in these dates and paid, by
   {fmt.people(now.paying_users)}.
 
-Changes compare with the {period.days} days before
-({fmt.date_range(previous.start, previous.end)}).
+Changes are {sidebar.compared_with(period, comparison, previous)}.
 """
     )
 
@@ -59,6 +57,7 @@ with left:
     st.caption("By lesson type: registrants in these dates who clicked the link of their lesson.")
     attendance = state.report("attendance", period)
     charts.show(charts.attendance, attendance)
+    drill.attendance_links(period, attendance)
 
 with right:
     st.subheader("Funnel")
@@ -73,5 +72,6 @@ with right:
         charts.no_data()
     else:
         charts.show(charts.funnel, funnel)
+        drill.funnel_links(period, funnel, lesson_type)
         tables.show(funnel)
         tables.download(funnel, "funnel", period, lesson_type=lesson_type)

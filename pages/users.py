@@ -1,10 +1,12 @@
 """Users: find anyone the bot knows; pick a person to open their profile."""
 
+from functools import partial
+
 import streamlit as st
 
 from hsl.auth import Permission, can
 from hsl.errors import NotFoundError
-from hsl.metrics.users import PAGE_SIZE
+from hsl.metrics.users import MAX_WORDS, PAGE_SIZE, search_text
 from hsl_ui import auth, banners, charts, people, state
 from hsl_ui import format as fmt
 
@@ -19,6 +21,18 @@ def back_to_search() -> None:
         st.query_params.pop(key, None)
 
 
+def open_picked(key: str, ids: list[str]) -> None:
+    """Selection callback: open the profile of the row picked (its checkbox or any cell).
+
+    It runs before the rerun, so that run draws the profile alone: nothing of the search
+    table is left on screen.
+    """
+    picked = st.session_state[key].selection
+    rows = list(picked.rows) or [row for row, _column in picked.cells]
+    if rows:
+        st.query_params["user"] = ids[rows[0]]
+
+
 def show_search() -> None:
     """One box, 50 people a page; a click on a row opens the profile."""
     st.title("Users")
@@ -26,9 +40,12 @@ def show_search() -> None:
     query = people.text_filter(
         "q", "Search", placeholder="Name, @username, email or user ID" if contacts
         else "Name or user ID",
-        help="Exact matches first, then names that start with the text, then names that "
-             "contain it. All digits also find that user ID.",
+        help="Several words each match some field, in any order (“Юлия Иванова”). Exact "
+             "matches first, then names that start with the text, then names that contain "
+             "it. All digits also find that user ID.",
     )
+    if len(search_text(query).split()) > MAX_WORDS:
+        st.caption(f"Only the first {MAX_WORDS} words are searched.")
     total = state.count_users(query, contacts=contacts)
     st.caption(f"{fmt.people(total)} match “{fmt.md(query)}”." if query
                else f"Everyone the bot knows: {fmt.people(total)}.")
@@ -40,15 +57,15 @@ def show_search() -> None:
     found = state.search_users(query, tz, PAGE_SIZE, offset, contacts=contacts)
     found["name"] = [" ".join(n for n in pair if isinstance(n, str) and n)
                      for pair in zip(found["first_name"], found["last_name"], strict=True)]
+    key = f"pick:{query}:{offset}"
     with table:
         st.caption("Click a row to open the profile.")
-        picked = people.table(
+        people.table(
             found[["user_id", "username", "name", "email", "first_seen"]], actor,
-            on_select="rerun", selection_mode="single-row", key=f"pick:{query}:{offset}",
+            people.SEARCH_WIDTHS,
+            on_select=partial(open_picked, key, [str(i) for i in found["user_id"]]),
+            selection_mode=["single-row", "single-cell"], key=key,
         )
-    if picked.selection.rows:
-        st.query_params["user"] = str(found["user_id"].iloc[picked.selection.rows[0]])
-        st.rerun()
 
 
 def show_profile(user_id: int) -> None:
@@ -100,7 +117,8 @@ def show_profile(user_id: int) -> None:
         table = st.container()
         offset = people.pager("events_page", events_total, user_id, PAGE_SIZE)
         with table:
-            people.table(state.user_events(user_id, tz, PAGE_SIZE, offset), actor)
+            people.table(state.user_events(user_id, tz, PAGE_SIZE, offset), actor,
+                         people.EVENT_WIDTHS)
 
     if can(actor, Permission.VIEW_AUDIT_LOG):
         st.subheader("Audit history")

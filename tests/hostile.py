@@ -63,8 +63,9 @@ URL_VALUES = {**CORPUS, **URL_EXTRAS}
 URL_WALK = {name: URL_VALUES[name] for name in (
     "combo", "nul", "controls", "huge", "mixed_scripts", *URL_EXTRAS)}
 
-# Every query parameter each page reads (the shared dates on all of them).
-DATES = ("start", "end")
+# Every query parameter each page reads (the shared dates and comparison on all of them: a
+# page that does not use them must ignore them as safely).
+DATES = ("dates", "start", "end", "compare")
 PAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "pages/overview.py": (*DATES, "lesson_type"),
     "pages/free_lessons.py": (*DATES, "lesson_type"),
@@ -75,8 +76,10 @@ PAGE_PARAMS: dict[str, tuple[str, ...]] = {
                        "cool_events", "payers", "view"),
     "pages/users.py": (*DATES, "q", "page", "user", "events_page"),
     "pages/audience.py": (*DATES, "lesson_type", "registered_from", "registered_to", "attended",
-                          "booked", "stream", "status", "tier", "active_days", "event_type",
-                          "ids", "page"),
+                          "booked", "stream", "status", "booking_from", "booking_to",
+                          "first_seen_from", "first_seen_to", "tier", "window", "hot_events",
+                          "hot_days", "warm_events", "warm_days", "cool_events", "payers",
+                          "active_days", "event_type", "ids", "page"),
     "pages/messages.py": (*DATES, "audience", "campaign"),
     "pages/audit_log.py": (*DATES, "user", "actor"),
 }

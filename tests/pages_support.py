@@ -87,18 +87,26 @@ def open_page(monkeypatch, url: str, script: str, role: str = "analyst",
     return at.switch_page(script).run()
 
 
-def spy_downloads(monkeypatch) -> dict[str, list[list[str]]]:
-    """File name → CSV rows of every download button drawn from now on.
+def spy_downloads(monkeypatch, excel: dict[str, bytes] | None = None
+                  ) -> dict[str, list[list[str]]]:
+    """File name → CSV rows of every CSV download button drawn from now on.
 
-    Deferred data (a callable) is made at once; the UTF-8 BOM is checked and dropped.
+    Deferred data (a callable) is made at once; the UTF-8 BOM is checked and dropped. The
+    Excel file beside each CSV is made too (a zip); its bytes go into `excel` when given.
     """
     got: dict[str, list[list[str]]] = {}
     real = st.download_button
 
     def spy(label, data, *args, **kwargs):
         body = data() if callable(data) else data
+        name = kwargs["file_name"]
+        if name.endswith(".xlsx"):
+            assert body.startswith(b"PK")  # an .xlsx file is a zip
+            if excel is not None:
+                excel[name] = body
+            return real(label, data, *args, **kwargs)
         assert body.startswith("\ufeff".encode())  # Excel reads UTF-8 only with the BOM
-        got[kwargs["file_name"]] = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+        got[name] = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
         return real(label, data, *args, **kwargs)
 
     monkeypatch.setattr(st, "download_button", spy)

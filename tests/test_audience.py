@@ -24,6 +24,7 @@ from hsl.audience import (
 from hsl.auth import Actor
 from hsl.errors import PermissionDenied, ValidationError
 from hsl.export import to_csv_bytes
+from hsl.metrics.leads import LeadRules
 from hsl.schema import BOT_TABLES, events
 from hsl.summaries import current, raw_path
 from hsl.summaries.refresh import refresh
@@ -124,6 +125,51 @@ def test_filters_combine_with_and(db, filters, expected):
     assert picked(db, **filters) == expected
 
 
+@pytest.mark.parametrize("filters, expected", [
+    # Everyone but EO has a users row first seen 09-01; EO's first event is 11-25 10:00.
+    ({"first_seen_from": date(2026, 11, 25)}, [EO]),
+    ({"first_seen_to": date(2026, 11, 24)}, [201, 202, 203, 204, 206, 207, 208]),
+    ({"first_seen_from": date(2026, 9, 2), "first_seen_to": date(2026, 11, 24)}, []),
+    # Bookings made in November: #1 202, #3 204 (cancelled), #4 206, #7 and #8 208.
+    ({"booking_from": date(2026, 11, 1)}, [202, 204, 206, 208]),
+    ({"booking_from": date(2026, 11, 1), "booked": True}, [202, 206, 208]),
+    # October: #2 203 and #6 207 paid, #5 206 cancelled (206's active #4 is November's).
+    ({"booking_from": date(2026, 10, 1), "booking_to": date(2026, 10, 31), "booked": True},
+     [203, 207]),
+    ({"booking_from": date(2026, 10, 1), "booking_to": date(2026, 10, 31), "booked": False},
+     [206]),
+    ({"booking_to": date(2026, 10, 31), "statuses": (2,)}, [203, 207]),
+    # Dates, stream and status concern one booking: 204's November 2nd_stream one is cancelled.
+    ({"booking_from": date(2026, 11, 1), "streams": ("2nd_stream",)}, [204, 208]),
+    ({"booking_from": date(2026, 11, 1), "streams": ("2nd_stream",), "booked": True}, [208]),
+    # The Leads page's scoring: 201's 20 events fall short of 21 for hot, so it is warm.
+    ({"tiers": ("warm",), "lead_rules": LeadRules(hot_events=21)}, [201, 202]),
+    ({"tiers": ("hot",), "lead_rules": LeadRules(window_days=3)}, []),  # 201: 2 days, 8 events
+    # With payers, 203 and 207 (registrants who paid, no events in the window) are cold too.
+    ({"tiers": ("cold",), "lead_payers": True}, [203, 204, 207]),
+], ids=repr)
+def test_first_seen_booking_dates_and_lead_scoring(db, filters, expected):
+    assert picked(db, **filters) == expected
+
+
+def test_booking_and_first_seen_dates_are_local_dates(db):
+    # EO's first event, 11-25 10:00 UTC, is 11-26 00:00 at UTC+14; so is 207's booking #6
+    # of 10-20 10:00 UTC there on 10-21.
+    kiritimati = "Pacific/Kiritimati"
+    assert picked(db, first_seen_from=date(2026, 11, 26)) == []
+    assert picked(db, kiritimati, first_seen_from=date(2026, 11, 26)) == [EO]
+    assert picked(db, booking_from=date(2026, 10, 21), booking_to=date(2026, 10, 21)) == []
+    assert picked(db, kiritimati, booking_from=date(2026, 10, 21),
+                  booking_to=date(2026, 10, 21)) == [207]
+
+
+def test_the_tier_column_follows_the_lead_scoring(db):
+    frame = export_audience(db, ANALYST, AudienceFilter(user_ids=(201, 203), lead_payers=True,
+                                                        lead_rules=LeadRules(hot_events=21)),
+                            now=NOW)
+    assert rows(frame, "user_id", "tier") == [(201, "warm"), (203, "cold")]
+
+
 def test_a_long_pasted_id_list(db):
     # 40 000 ids: more than SQLite binds in one statement.
     assert picked(db, user_ids=tuple(range(1, 40_001))) == [201, 202, 203, 204, 206, 207, 208]
@@ -199,6 +245,10 @@ def test_viewers_cannot_export(db):
     ({"active_within_days": 0}, "whole number"),
     ({"statuses": ("paid",)}, "booking status"),
     ({"user_ids": (-4,)}, "not a user id"),
+    ({"booking_from": date(2026, 11, 2), "booking_to": date(2026, 11, 1)},
+     "The booking start 2026-11-02 is after its end 2026-11-01."),
+    ({"first_seen_from": date(2026, 11, 2), "first_seen_to": date(2026, 11, 1)},
+     "The first-seen start 2026-11-02 is after its end 2026-11-01."),
 ])
 def test_bad_filters_are_one_sentence(filters, message):
     with pytest.raises(ValidationError, match=message):
@@ -210,6 +260,42 @@ def test_lists_become_tuples_and_describe_names_the_set_filters():
     assert flt.lesson_types == ("python", "js")
     assert flt.describe() == {
         "lesson_types": "python+js", "attended": "false", "user_ids": "3 ids"}
+    flt = AudienceFilter(booking_from=date(2026, 11, 1), lead_rules=LeadRules(window_days=14),
+                         lead_payers=True)
+    assert flt.describe() == {
+        "booking_from": "2026-11-01",
+        "lead_rules": "window-14d-hot-20ev-5d-warm-10ev-3d-cool-5ev", "lead_payers": "true"}
+
+
+@pytest.mark.parametrize("flt, query", [
+    (AudienceFilter(booking_from=date(2026, 11, 1), booking_to=date(2026, 11, 30), booked=True),
+     "booking_from=2026-11-01&booking_to=2026-11-30&booked=yes"),
+    (AudienceFilter(first_seen_from=date(2026, 11, 1), first_seen_to=date(2026, 11, 30)),
+     "first_seen_from=2026-11-01&first_seen_to=2026-11-30"),
+    # Lead scoring: only what differs from the defaults, after the widgets' keys.
+    (AudienceFilter(tiers=("hot",), lead_rules=LeadRules(window_days=14, cool_events=2),
+                    lead_payers=True),
+     "tier=hot&window=14&cool_events=2&payers=yes"),
+])
+def test_the_new_filters_in_a_link(flt, query):
+    assert flt.to_query() == query
+    assert AudienceFilter.from_query(query) == flt
+
+
+@pytest.mark.parametrize("query, sentence", [
+    ("booking_to=2026-11-31",
+     "In the audience query, booking_to='2026-11-31' is not a date in YYYY-MM-DD form."),
+    ("first_seen_from=yesterday",
+     "In the audience query, first_seen_from='yesterday' is not a date in YYYY-MM-DD form."),
+    ("window=two", "In the audience query, window='two' is not a whole number."),
+    ("hot_days=-1", "In the audience query, hot_days='-1' is not a whole number."),
+    ("window=0", "The lead window days must be a whole number from 1 to 36500, not 0."),
+    ("payers=1", "In the audience query, payers='1' is not yes or no."),
+])
+def test_a_malformed_new_filter_in_a_link_is_one_sentence(query, sentence):
+    with pytest.raises(ValidationError) as err:
+        AudienceFilter.from_query(query)
+    assert str(err.value) == sentence
 
 
 # ---------------------------------------------------------------- summaries and raw tables
@@ -239,6 +325,9 @@ def assert_same(ours: tuple, raw: tuple) -> None:
     {"tiers": ("cold",)}, {"lesson_types": ("python",), "registered_from": date(2026, 10, 16)},
     {"streams": ("2nd_stream",), "statuses": (2,)}, {"booked": False, "active_within_days": 7},
     {"event_types": ("lesson_link_clicked",)}, {"user_ids": (201, 206, EO)},
+    {"first_seen_from": date(2026, 11, 25)},
+    {"booking_from": date(2026, 10, 28), "booking_to": date(2026, 11, 3), "booked": True},
+    {"tiers": ("cold", "warm"), "lead_rules": LeadRules(hot_events=21), "lead_payers": True},
 ], ids=repr)
 def test_the_summary_path_gives_what_the_raw_path_gives(engine, tz, filters):
     load_rows(engine, AUDIENCE_ROWS)

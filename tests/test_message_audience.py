@@ -159,8 +159,10 @@ def test_to_query_writes_the_page_spelling_in_widget_order():
     assert flt.to_query() == ("lesson_type=python&attended=yes&status=cancelled"
                               "&active_days=7&event_type=page%20view&ids=3,1")
     assert list(QUERY_KEYS) == ["lesson_type", "registered_from", "registered_to",
-                                       "attended", "stream", "status", "booked", "tier",
-                                       "active_days", "event_type", "ids"]
+                                       "attended", "stream", "status", "booking_from",
+                                       "booking_to", "booked", "first_seen_from",
+                                       "first_seen_to", "tier", "active_days", "event_type",
+                                       "ids"]
 
 
 @pytest.mark.parametrize("query, sentence", [

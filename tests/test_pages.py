@@ -215,12 +215,12 @@ def test_overview_charts_carry_the_hand_counted_labels(monkeypatch, hand_url):
     assert len(chart_specs(at)) == 3  # growth, attendance, funnel
     assert chart_labels(at) == [
         # python: U1 and U3 both clicked python; web: U3 clicked, U5 did not.
-        "Python basics — 100% (2 of 2 attended)",
-        "Web design — 50% (1 of 2 attended)",
-        "Registered — 3 people",
-        "Attended — 2 people · 66.7% of first step · 66.7% of previous",
-        "Booked — 2 people · 66.7% of first step · 100% of previous",
-        "Paid — 1 person · 33.3% of first step · 50% of previous",
+        "Python basics\n100% · 2 of 2 attended",  # two lines: the name, then the numbers
+        "Web design\n50% · 1 of 2 attended",
+        "Registered — 3 people\nthe cohort",
+        "Attended — 2 people\n66.7% of first step · 66.7% of previous",
+        "Booked — 2 people\n66.7% of first step · 100% of previous",
+        "Paid — 1 person\n33.3% of first step · 50% of previous",
     ]
 
 
@@ -267,6 +267,102 @@ def test_malformed_dates_in_the_url_fall_back_with_a_notice(monkeypatch, hand_ur
     assert metrics(at)["New users"][0] == 4
 
 
+def dates_box(at: AppTest):
+    """The sidebar's date preset select."""
+    return next(box for box in at.sidebar.selectbox if box.label == "Dates")
+
+
+def test_a_preset_in_the_link_rolls_to_the_dates_it_means_today(monkeypatch, hand_url):
+    at = run_app(monkeypatch, hand_url, dates="last-month", start="2026-01-01", end="2026-01-05")
+    assert not at.exception
+    # Today is 20 Mar 2026 in Moscow: last month is February, whatever the link's dates say.
+    assert dates_box(at).value == "last-month"
+    assert at.date_input[0].value == (date(2026, 2, 1), date(2026, 2, 28))
+    assert dict(at.query_params) == {"dates": "last-month", "start": "2026-02-01",
+                                     "end": "2026-02-28"}
+    assert "1 Feb – 28 Feb 2026, compared with the 28 days before (4 Jan – 31 Jan 2026)." in (
+        captions(at))
+    assert metrics(at)["New users"] == (1, "+1")  # U1 (02-15); nobody in January
+    assert not [i for i in infos(at) if i.startswith("Ignored")]
+
+
+def test_picking_a_preset_shows_its_dates_and_picking_dates_makes_them_custom(monkeypatch,
+                                                                              hand_url):
+    at = run_app(monkeypatch, hand_url)
+    assert dates_box(at).value == "last-30-days"
+    assert dict(at.query_params) == {"dates": "last-30-days", "start": "2026-02-19",
+                                     "end": "2026-03-20"}
+    dates_box(at).select("this-month").run()
+    assert at.date_input[0].value == (date(2026, 3, 1), date(2026, 3, 20))
+    assert dict(at.query_params) == {"dates": "this-month", "start": "2026-03-01",
+                                     "end": "2026-03-20"}
+    assert metrics(at)["New users"][0] == 4  # U2 (03-05), U3, U5, U6
+    at.date_input[0].set_value((date(2026, 3, 11), date(2026, 3, 20))).run()
+    assert dates_box(at).value == "custom"
+    assert dict(at.query_params) == {"start": "2026-03-11", "end": "2026-03-20"}
+    assert metrics(at)["New users"][0] == 3
+    dates_box(at).select("custom").run()  # already custom: nothing changes
+    assert dict(at.query_params) == {"start": "2026-03-11", "end": "2026-03-20"}
+
+
+def test_an_unknown_preset_in_the_link_falls_back_with_a_notice(monkeypatch, hand_url):
+    at = run_app(monkeypatch, hand_url, dates="soon", **PERIOD)
+    assert not at.exception
+    assert [i for i in infos(at) if i.startswith("Ignored")] == [
+        "Ignored `dates=soon` from the link: “soon” is not one of the date presets. "
+        "Showing the last 30 days."]
+    assert at.date_input[0].value == (DEFAULT_START, DEFAULT_END)
+    assert at.query_params["dates"] == "last-30-days"
+
+
+@pytest.mark.parametrize(("compare", "words", "new_users"), [
+    # 11 Feb – 20 Feb: U1 first seen (02-15); no registration, booking or payment.
+    ("month", "the same dates a month earlier (11 Feb – 20 Feb 2026)", (3, "+2 (+200%)")),
+    ("year", "the same dates a year earlier (11 Mar – 20 Mar 2025)", (3, "+3")),
+])
+def test_overview_compares_with_the_chosen_earlier_period(monkeypatch, hand_url, compare, words,
+                                                          new_users):
+    at = run_app(monkeypatch, hand_url, **PERIOD, compare=compare)
+    assert not at.exception
+    assert next(b for b in at.sidebar.selectbox if b.label == "Compare with").value == compare
+    assert f"11 Mar – 20 Mar 2026, compared with {words}." in captions(at)
+    assert metrics(at) == {"Known users": (6, "+3 new"), "New users": new_users,
+                           "Registrations": (4, "+4"), "Active bookings": (3, "+3"),
+                           "Confirmed payments": (1, "+1")}
+    assert f"Changes are compared with {words}." in at.expander[0].markdown[0].value
+    assert at.query_params["compare"] == compare
+
+
+def test_a_single_day_is_compared_with_the_day_before(monkeypatch, hand_url):
+    at = run_app(monkeypatch, hand_url, start="2026-03-20", end="2026-03-20")
+    assert "20 Mar 2026, compared with the day before (19 Mar 2026)." in captions(at)
+    assert "Changes are compared with the day before (19 Mar 2026)." in (
+        at.expander[0].markdown[0].value)
+
+
+def test_page_links_carry_the_shared_dates_to_the_pages_that_use_them(monkeypatch, hand_url):
+    at = run_app(monkeypatch, hand_url, dates="last-month", compare="year")
+    links = {link.proto.label: link.proto.query_string for link in at.sidebar.get("page_link")}
+    shared = "dates=last-month&start=2026-02-01&end=2026-02-28&compare=year"
+    assert {label: links[label] for label in ("Overview", "Free lessons", "Funnel", "Activity",
+                                              "Audit log")} == dict.fromkeys(
+        ("Overview", "Free lessons", "Funnel", "Activity", "Audit log"), shared)
+    assert {links[label] for label in ("Streams", "Leads", "Users", "Audience", "Messages")} == {
+        ""}
+    # A page that ignores the dates shows none and says what the dashboards keep.
+    at.query_params.clear()
+    at.switch_page("pages/users.py").run()
+    assert not at.exception and len(at.date_input) == 0
+    assert (":material/event_busy: This page does not use the dates; the dashboards keep "
+            "1 Feb – 28 Feb 2026 (last month).") in captions(at)
+    # A page that uses them, opened without them in its link, takes the ones last used.
+    at.switch_page("pages/activity.py").run()
+    assert not at.exception
+    assert at.date_input[0].value == (date(2026, 2, 1), date(2026, 2, 28))
+    assert dict(at.query_params) == {"dates": "last-month", "start": "2026-02-01",
+                                     "end": "2026-02-28", "compare": "year"}
+
+
 def test_cached_results_survive_reruns_until_refresh(monkeypatch, hand_url):
     at = run_app(monkeypatch, hand_url, **PERIOD)
     loaded = [c for c in captions(at) if c.startswith("Data loaded at ")]
@@ -291,7 +387,7 @@ def test_cached_results_survive_reruns_until_refresh(monkeypatch, hand_url):
 
 def test_analysts_get_the_csv_and_viewers_do_not(monkeypatch, hand_url):
     at = run_app(monkeypatch, hand_url, **PERIOD)
-    assert [b.label for b in at.get("download_button")] == ["Download CSV"]
+    assert [b.label for b in at.get("download_button")] == ["Download CSV", "Download Excel"]
     monkeypatch.setattr("hsl_ui.auth.current_user", lambda settings: Actor("Vera", "viewer"))
     at = run_app(monkeypatch, hand_url, **PERIOD)
     assert not at.exception
@@ -475,7 +571,28 @@ def test_growth_chart_has_bars_and_a_line_on_a_second_axis():
     frame = pd.DataFrame({"day": [date(2026, 3, 1), date(2026, 3, 2)], "new_users": [2, 0],
                           "total_users": [5, 5]})
     spec = charts.growth(frame).to_dict()
-    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["bar", "line"]
+    bars, line = spec["layer"]
+    assert bars["mark"]["type"] == "bar"
+    assert [layer["mark"]["type"] for layer in line["layer"]] == ["line"]  # no today: solid
     assert spec["resolve"] == {"scale": {"y": "independent"}}
-    titles = [layer["encoding"]["y"]["title"] for layer in spec["layer"]]
-    assert titles == ["New users per day", "Total known users"]
+    assert bars["encoding"]["y"]["title"] == "New users per day"
+    assert line["layer"][0]["encoding"]["y"]["title"] == "Total known users"
+
+
+def test_growth_chart_marks_today_as_not_over():
+    frame = pd.DataFrame({"day": [date(2026, 3, 1), date(2026, 3, 2)], "new_users": [2, 1],
+                          "total_users": [5, 6]})
+    spec = charts.growth(frame, today=date(2026, 3, 2)).to_dict()
+    bars, line = spec["layer"]
+    data = pd.DataFrame(next(iter(spec["datasets"].values())))
+    assert data["partial"].tolist() == [False, True]  # 2 March is today
+    assert bars["encoding"]["opacity"]["value"] == 0.85  # whole days; today's is lighter:
+    assert bars["encoding"]["opacity"]["condition"]["value"] == charts.PARTIAL_OPACITY
+    solid, dashed, point = line["layer"]
+    assert (solid["mark"]["type"], dashed["mark"]["type"], point["mark"]["type"]) == (
+        "line", "line", "point")
+    assert dashed["mark"]["strokeDash"] == charts.PARTIAL_DASH and not point["mark"]["filled"]
+    # The axis ends with the range: 1 March to the end of 2 March, one tick a day.
+    x = bars["encoding"]["x"]
+    assert [(d["month"], d["date"]) for d in x["scale"]["domain"]] == [(3, 1), (3, 3)]
+    assert [(d["month"], d["date"]) for d in x["axis"]["values"]] == [(3, 1), (3, 2)]

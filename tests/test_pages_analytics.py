@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pandas as pd
 import pytest
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
@@ -35,6 +36,7 @@ from tests.fixtures import utc
 from tests.pages_support import (  # noqa: F401 - clean_env and navigation_as_served are autouse
     MOSCOW,
     NOW,
+    captions,
     clean_env,
     demo_database,
     infos,
@@ -124,9 +126,11 @@ def cards(at: AppTest) -> dict[str, str]:
 
 
 def rows(at: AppTest, i: int) -> list[tuple]:
-    """Table `i` as shown, rounded to 0.1 so percentages compare as written."""
+    """Table `i` as shown, rounded to 0.1 so percentages compare as written; an empty cell
+    is None."""
     frame = at.dataframe[i].value
-    return [tuple(round(v, 1) if isinstance(v, float) else v for v in row)
+    return [tuple(None if v is pd.NA or v != v else round(v, 1) if isinstance(v, float) else v
+                  for v in row)
             for row in frame.itertuples(index=False)]
 
 
@@ -156,10 +160,11 @@ def test_free_lessons_numbers_are_counted_by_hand(monkeypatch, hand_url):
         ("Web design", 2, 2, 1, 50.0, 1, 50.0),
     ]
     assert rows(at, 1) == [
-        ("Python basics", date(2026, 3, 12), 2, 2, 1, 50.0, 2, 100.0),
-        ("Python basics", date(2026, 3, 19), 1, 1, 1, 100.0, 0, 0.0),  # A clicked python
-        ("Web design", date(2026, 3, 14), 1, 1, 1, 100.0, 1, 100.0),
-        ("Web design", date(2026, 3, 21), 1, 1, 0, 0.0, 0, 0.0),
+        ("Python basics", date(2026, 3, 12), "Held", 2, 2, 1, 50.0, 2, 100.0),
+        ("Python basics", date(2026, 3, 19), "Held", 1, 1, 1, 100.0, 0, 0.0),  # A: python
+        ("Web design", date(2026, 3, 14), "Held", 1, 1, 1, 100.0, 1, 100.0),
+        # Today is 20 March: the lesson of the 21st has no attendance yet.
+        ("Web design", date(2026, 3, 21), "Upcoming", 1, 1, None, None, 0, 0.0),
     ]
     assert len(at.get("vega_lite_chart")) == 2
     assert chart_data(at, 0)["registrants"].tolist() == [2, 1, 1, 1]
@@ -195,13 +200,13 @@ def test_free_lessons_csv_holds_every_row_of_the_filtered_table(monkeypatch, han
     at = open_page(monkeypatch, hand_url, LESSONS, **RANGE, lesson_type=PY)
     assert not at.exception
     assert downloads["free_lessons_by_date_2026-03-09_2026-03-20_python_basics.csv"] == [
-        ["lesson_type", "lesson_date", "registrations", "registrants", "attended",
-         "attendance_rate", "notified", "notified_share"],
-        ["python_basics", "2026-03-12", "2", "2", "1", "0.5", "2", "1.0"],
-        ["python_basics", "2026-03-19", "1", "1", "1", "1.0", "0", "0.0"],
+        ["Lesson type", "Lesson date", "Registrations", "Registrants", "Attended",
+         "Attendance rate (%)", "Notified", "Notified share (%)"],
+        ["Python basics", "2026-03-12", "2", "2", "1", "50.0", "2", "100.0"],
+        ["Python basics", "2026-03-19", "1", "1", "1", "100.0", "0", "0.0"],
     ]
     assert downloads["free_lessons_by_type_2026-03-09_2026-03-20_python_basics.csv"][1][:4] == [
-        "python_basics", "3", "2", "1"]
+        "Python basics", "3", "2", "1"]
 
 
 # ---------------------------------------------------------------- Funnel
@@ -210,15 +215,24 @@ def test_free_lessons_csv_holds_every_row_of_the_filtered_table(monkeypatch, han
 def test_funnel_numbers_are_counted_by_hand(monkeypatch, hand_url):
     at = open_page(monkeypatch, hand_url, FUNNEL, **RANGE)
     assert not at.exception
+    assert ("People who registered for a free lesson 9 Mar – 20 Mar 2026, compared with the "
+            "12 days before (25 Feb – 8 Mar 2026).") in captions(at)[0]
     # Cohort A B C. Attended A (python), B (web). Booked (not cancelled, any time) A, B —
-    # and C (pending), who did not attend. Paid A.
+    # and C (pending), who did not attend. Paid A. The 12 days before: D registered
+    # (python, 03-01) and did nothing more.
     assert [(m.label, m.value, m.delta) for m in at.metric] == [
-        ("Registered", "3", "the cohort"), ("Attended", "2", "66.7% of previous"),
-        ("Booked", "2", "100% of previous"), ("Paid", "1", "50% of previous"),
+        ("Registered", "3", "+2 (+200%)"), ("Attended", "2", "+2"),
+        ("Booked", "2", "+2"), ("Paid", "1", "+1"),
     ]
+    assert at.metric[1].help == ("66.7% of the step before (0% earlier). 2 people in the "
+                                 "cohort did this step at all.")
+    assert list(at.dataframe[0].value.columns) == [
+        "Step", "People", "% of first", "% of previous", "Did it at all",
+        "People (earlier)", "% of first (earlier)", "% of previous (earlier)"]
     assert rows(at, 0) == [
-        ("Registered", 3, 100.0, 100.0, 3), ("Attended", 2, 66.7, 66.7, 2),
-        ("Booked", 2, 66.7, 100.0, 3), ("Paid", 1, 33.3, 50.0, 1),
+        ("Registered", 3, 100.0, 100.0, 3, 1, 100.0, 100.0),
+        ("Attended", 2, 66.7, 66.7, 2, 0, 0.0, 0.0),
+        ("Booked", 2, 66.7, 100.0, 3, 0, 0.0, 0.0), ("Paid", 1, 33.3, 50.0, 1, 0, 0.0, 0.0),
     ]
     assert list(at.dataframe[1].value.columns) == [
         "Lesson type", "Registered", "Attended", "Booked", "Paid", "Registered → paid"]
@@ -231,6 +245,17 @@ def test_funnel_numbers_are_counted_by_hand(monkeypatch, hand_url):
     assert sorted(set(compare["name"])) == ["Python basics · 2 registered",
                                             "Web design · 2 registered"]
     assert compare["label"].tolist() == ["50%", "50%", "50%", "50%", "50%", "0%"]
+
+
+def test_funnel_compared_with_the_same_dates_a_month_earlier(monkeypatch, hand_url):
+    at = open_page(monkeypatch, hand_url, FUNNEL, **RANGE, compare="month")
+    assert not at.exception
+    assert "compared with the same dates a month earlier (9 Feb – 20 Feb 2026)." in (
+        captions(at)[0])
+    assert next(s for s in at.sidebar.selectbox if s.label == "Compare with").value == "month"
+    # Nobody registered 02-09 .. 02-20 (D registered on 03-01).
+    assert [m.delta for m in at.metric] == ["+3", "+2", "+2", "+1"]
+    assert [r[5] for r in rows(at, 0)] == [0, 0, 0, 0]
 
 
 def test_funnel_lesson_type_lives_in_the_url(monkeypatch, hand_url):
@@ -256,14 +281,14 @@ def test_funnel_csv_of_the_comparison_has_every_lesson_type(monkeypatch, hand_ur
     at = open_page(monkeypatch, hand_url, FUNNEL, **RANGE, lesson_type=WEB)
     assert not at.exception
     assert downloads["funnel_2026-03-09_2026-03-20_web_design.csv"][1:] == [
-        ["registered", "2", "1.0", "1.0", "2"], ["attended", "1", "0.5", "0.5", "1"],
-        ["booked", "1", "0.5", "1.0", "2"], ["paid", "0", "0.0", "0.0", "0"],
+        ["Registered", "2", "100.0", "100.0", "2"], ["Attended", "1", "50.0", "50.0", "1"],
+        ["Booked", "1", "50.0", "100.0", "2"], ["Paid", "0", "0.0", "0.0", "0"],
     ]
     # The side-by-side table is not narrowed by the filter: both types, all columns.
     assert downloads["funnel_by_lesson_type_2026-03-09_2026-03-20.csv"] == [
-        ["lesson_type", "registered", "attended", "booked", "paid", "conversion"],
-        ["python_basics", "2", "1", "1", "1", "0.5"],
-        ["web_design", "2", "1", "1", "0", "0.0"],
+        ["Lesson type", "Registered", "Attended", "Booked", "Paid", "Registered → paid (%)"],
+        ["Python basics", "2", "1", "1", "1", "50.0"],
+        ["Web design", "2", "1", "1", "0", "0.0"],
     ]
 
 
@@ -327,12 +352,12 @@ def test_activity_csvs_hold_every_row(monkeypatch, hand_url, downloads):
     assert not at.exception
     assert len(downloads["activity_2026-03-09_2026-03-20.csv"]) == 1 + 12  # every day
     assert downloads["event_types_2026-03-09_2026-03-20.csv"][1:] == [
-        ["menu_opened", "6", "0.6"], ["lesson_link_clicked", "2", "0.2"],
-        ["faq_opened", "1", "0.1"], ["schedule_viewed", "1", "0.1"],
+        ["Menu opened", "6", "60.0"], ["Lesson link clicked", "2", "20.0"],
+        ["FAQ opened", "1", "10.0"], ["Schedule viewed", "1", "10.0"],
     ]
     assert downloads["retention_2026-03-09_2026-03-20.csv"][1:] == [
-        ["2026-03-09", "0", "2", "2", "1.0"], ["2026-03-09", "1", "2", "1", "0.5"],
-        ["2026-03-16", "0", "2", "2", "1.0"],
+        ["2026-03-09", "0", "2", "2", "100.0"], ["2026-03-09", "1", "2", "1", "50.0"],
+        ["2026-03-16", "0", "2", "2", "100.0"],
     ]
 
 

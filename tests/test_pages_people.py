@@ -69,6 +69,7 @@ def _event(user_id: int, kind: str, at: str, details: dict | None = None) -> dic
     return {"user_id": user_id, "event_type": kind, "created_at": utc(at), "details": details}
 
 
+UTM = "spring_newsletter_python_basics_second_reminder"  # makes 503's event details long
 ROWS = {
     "users": [
         _user(501, "anna_k", "Anna", "Kovaleva", "2026-03-01 10:00"),
@@ -90,7 +91,7 @@ ROWS = {
     "events": [
         _event(501, CLICK, "2026-03-03 10:00", {"lesson_type": PY}),
         *(_event(502, MENU, f"2026-03-{day} 10:00") for day in range(15, 20)),
-        _event(503, CLICK, "2026-03-06 10:00", {"lesson_type": PY}),
+        _event(503, CLICK, "2026-03-06 10:00", {"lesson_type": PY, "utm": UTM}),
         _event(504, MENU, "2026-03-18 10:00"),
     ],
 }
@@ -174,15 +175,46 @@ def test_typing_a_search_writes_the_url(monkeypatch, hand_url):
     assert [row[0] for row in table(at)] == ["502"]  # the @ is dropped, case ignored
 
 
-def test_results_come_50_a_page_with_the_page_in_the_url(monkeypatch, hand_url):
+def test_results_come_50_a_page_with_previous_and_next_in_the_url(monkeypatch, hand_url):
     monkeypatch.setattr("hsl.metrics.users.PAGE_SIZE", 2)
     at = open_page(monkeypatch, hand_url, USERS, q="anna", page="2")
     assert [row[0] for row in table(at)] == ["502", "503"]  # ranks 3 and 4 of 4
-    assert "Showing 3–4 of 4 · page 2 of 2" in texts(at.caption)
+    assert "3–4 of 4" in texts(at.caption)
+    assert len(at.number_input) == 0  # buttons, no number box
+    assert {b.label: b.disabled for b in at.button if b.label != "Refresh"} == {
+        "First": False, "Previous": False, "Next": True, "Last": True}
+    widget(at.button, "Previous").click().run()
+    assert "page" not in at.query_params  # page 1 is the default
+    assert [row[0] for row in table(at)] == ["501", "505"]
+    assert "1–2 of 4" in texts(at.caption)
+    widget(at.button, "Next").click().run()
+    assert at.query_params["page"] == "2"
+    assert [row[0] for row in table(at)] == ["502", "503"]
     at.text_input[0].input("ann").run()  # a new search starts at page 1
     assert "page" not in at.query_params
     # exact 505 (first name Ann), then the prefixes 501 (Anna) and 502 (Annabel).
     assert [row[0] for row in table(at)] == ["505", "501"]
+
+
+@pytest.mark.parametrize(("page", "why"), [
+    ("9", "there are 2 pages."), ("0", "there are 2 pages."), ("two", "it is not a page number."),
+])
+def test_a_page_the_link_cannot_have_falls_back_to_page_1(monkeypatch, hand_url, page, why):
+    monkeypatch.setattr("hsl.metrics.users.PAGE_SIZE", 2)
+    at = open_page(monkeypatch, hand_url, USERS, q="anna", page=page)
+    assert not at.exception
+    assert f"Ignored `page={page}` from the link: {why} Showing page 1." in infos(at)
+    assert [row[0] for row in table(at)] == ["501", "505"]
+    assert "page" not in at.query_params
+
+
+def test_a_full_name_finds_the_person_first(monkeypatch, hand_url):
+    # Anna Kovaleva: both words exact; "  " and the order do not matter.
+    at = open_page(monkeypatch, hand_url, USERS, q="  kovaleva   ANNA ")
+    assert "1 person match “kovaleva ANNA”." in texts(at.caption)
+    assert [row[:3] for row in table(at)] == [("501", "anna_k", "Anna Kovaleva")]
+    at = open_page(monkeypatch, hand_url, USERS, role="viewer", q="Boris Ivanov")
+    assert [row[:2] for row in table(at)] == [("503", "Boris Ivanov")]
 
 
 def test_a_search_that_finds_nobody_says_no_data(monkeypatch, hand_url):
@@ -242,6 +274,15 @@ def test_profile_shows_identity_position_and_bookings_with_status_words(monkeypa
                             "newest booking that is not cancelled.") for c in texts(at.caption))
 
 
+def test_profile_tables_show_their_rows_and_wrap_long_text(monkeypatch, hand_url):
+    at = open_page(monkeypatch, hand_url, USERS, user="503")
+    details = table(at, 2)[0][3]
+    assert details == f'{{"lesson_type": "{PY}", "utm": "{UTM}"}}'  # whole, 77 characters
+    assert at.dataframe[2].proto.row_height == 72  # three lines: Streamlit wraps the text
+    at = open_page(monkeypatch, hand_url, USERS, user="501")
+    assert [df.proto.row_height for df in at.dataframe] == [0, 0, 0]  # short texts: one line
+
+
 def test_profile_of_a_lead_with_a_cancelled_booking(monkeypatch, hand_url):
     at = open_page(monkeypatch, hand_url, USERS, user="502")
     # 5 events on 5 days in the window: cool; the cancelled booking is not "booked".
@@ -280,36 +321,38 @@ def test_an_admin_changes_a_stream_through_the_form_and_sees_the_audit_row(
         monkeypatch, fresh_url):
     monkeypatch.setattr("hsl_ui.sidebar.utc_now", utc_now)  # the audit row is dated today
     at = open_page(monkeypatch, fresh_url, USERS, user="501")
-    target = widget(at.selectbox, "Move to stream")
-    assert target.options == ["2nd stream", "3rd stream"]  # known streams, natural order
+    target = widget(at.selectbox, "Move to stream *")
+    # Known streams, natural order, without 3rd_stream: the newest active booking's own.
+    assert target.options == ["2nd stream"]
+    assert "Fields marked * are required." in " ".join(texts(at.caption))
 
-    target.select("3rd_stream")
-    widget(at.text_input, "Reason").input("Asked to join the evening group")
-    at.checkbox[0].check()
-    widget(at.button, "Change stream").click().run()
-    assert texts(at.error) == ["User 501 is already in 3rd_stream."]  # nothing written
+    target.select("2nd_stream")
+    widget(at.checkbox, "I confirm this change *").check()
+    widget(at.button, "Change stream").click().run()  # no reason
+    assert texts(at.error) == ["Give a reason for the stream change; it goes into the audit log."]
 
-    widget(at.selectbox, "Move to stream").select("2nd_stream")
-    widget(at.checkbox, "I confirm this change").uncheck()
+    widget(at.text_input, "Reason *").input("Asked to join the evening group")
+    widget(at.checkbox, "I confirm this change *").uncheck()
     widget(at.button, "Change stream").click().run()
     assert "Tick “I confirm this change” to save it." in texts(at.warning)
     assert [row[2] for row in table(at, 0)] == ["3rd stream", "2nd stream"]  # unchanged
 
-    widget(at.checkbox, "I confirm this change").check()
+    widget(at.checkbox, "I confirm this change *").check()
     widget(at.button, "Change stream").click().run()
     assert not at.exception
-    assert texts(at.success) == ["Moved booking #2 of user 501 from 3rd_stream to 2nd_stream."]
+    assert texts(at.success) == ["Moved booking #2 of user 501 from 3rd stream to 2nd stream."]
     assert [row[2] for row in table(at, 0)] == ["2nd stream", "2nd stream"]
-    # The form starts empty again after a saved change.
-    assert widget(at.selectbox, "Move to stream").value is None
-    assert widget(at.text_input, "Reason").value == ""
+    # The form starts empty again after a saved change, now offering 3rd_stream.
+    assert widget(at.selectbox, "Move to stream *").value is None
+    assert widget(at.selectbox, "Move to stream *").options == ["3rd stream"]
+    assert widget(at.text_input, "Reason *").value == ""
     assert "Moves booking #2 (2nd stream, pending, made 5 Mar 2026)" in " ".join(texts(at.caption))
     history = at.table[0].value
     assert list(history.columns) == ["When", "By", "Action", "Record", "Change", "Reason"]
     assert re.fullmatch(r"\d{1,2} [A-Z][a-z]{2} 20\d\d, \d\d:\d\d", history.iloc[0, 0])
     assert [[shown(cell) for cell in row] for row in history.iloc[:, 1:].values.tolist()] == [[
         "Anonymous (login turned off)", "Change stream", "Booking #2",
-        "Stream: 3rd_stream → 2nd_stream", "Asked to join the evening group"]]
+        "Stream: 3rd stream → 2nd stream", "Asked to join the evening group"]]
 
     at.switch_page(AUDIT).run()
     assert not at.exception
@@ -318,8 +361,9 @@ def test_an_admin_changes_a_stream_through_the_form_and_sees_the_audit_row(
     assert list(logged.columns) == ["When", "By", "Action", "User ID", "Record", "Change",
                                     "Reason"]
     assert [[shown(cell) for cell in row] for row in logged.values.tolist()] == [[
-        history.iloc[0, 0], "Anonymous (login turned off)", "Change stream", "501",
-        "Booking #2", "Stream: 3rd_stream → 2nd_stream", "Asked to join the evening group"]]
+        history.iloc[0, 0], "Anonymous (login turned off)", "Change stream",
+        "[501](users?user=501)",  # a link to the profile on the Users page
+        "Booking #2", "Stream: 3rd stream → 2nd stream", "Asked to join the evening group"]]
 
 
 # ---------------------------------------------------------------- audience
@@ -343,9 +387,10 @@ def test_audience_count_for_a_combined_filter(monkeypatch, hand_url, downloads):
     name = ("audience_lesson_types-python_basics_attended-true_streams-3rd_stream_"
             "statuses-new.csv")
     assert list(downloads) == [name]
-    assert downloads[name][0] == ["user_id", "username", "first_name", "email", "tme_link",
-                                  "lesson_types", "streams", "statuses", "tier",
-                                  "last_activity"]
+    assert downloads[name][0] == [
+        "User ID", "Username", "First name", "Last name", "Email", "Telegram", "Lesson types",
+        "Lesson dates", "Registered at (Europe/Moscow)", "Streams", "Statuses", "Tier",
+        "Last activity (Europe/Moscow)"]
     assert [r[:3] for r in downloads[name][1:]] == [["503", "boris", "Boris"]]
 
 
@@ -374,7 +419,7 @@ def test_audience_filters_alone_and_combined(monkeypatch, hand_url, query, expec
     else:
         assert NO_DATA in infos(at)
         assert len(at.dataframe) == 0
-    assert dict(at.query_params) == {**query, "start": "2026-02-19", "end": "2026-03-20"}
+    assert dict(at.query_params) == query  # the Audience page does not use the shared dates
 
 
 def test_pasted_ids_show_malformed_and_unknown_ones(monkeypatch, hand_url):
@@ -391,7 +436,7 @@ def test_audience_pages_and_exports_all_rows(monkeypatch, hand_url, downloads):
     monkeypatch.setattr("hsl.metrics.users.PAGE_SIZE", 2)
     at = open_page(monkeypatch, hand_url, AUDIENCE, page="2")
     assert [row[0] for row in table(at)] == ["503", "504"]
-    assert "Showing 3–4 of 5 · page 2 of 3" in texts(at.caption)
+    assert "3–4 of 5" in texts(at.caption)
     assert [r[0] for r in downloads["audience.csv"][1:]] == ["501", "502", "503", "504", "505"]
 
 
@@ -430,6 +475,14 @@ def test_the_audit_log_is_for_admins_only(monkeypatch, hand_url):
     at = open_page(monkeypatch, hand_url, AUDIT)
     assert not at.exception
     assert NO_DATA in infos(at)  # nothing changed in this database
+
+
+def test_the_audit_log_links_a_user_id_to_the_profile(monkeypatch, hand_url):
+    at = open_page(monkeypatch, hand_url, AUDIT, user="501")
+    [link] = at.main.get("page_link")
+    assert link.proto.label == "Open the profile of user 501"
+    assert link.proto.page.endswith("users") and link.proto.query_string == "user=501"
+    assert len(open_page(monkeypatch, hand_url, AUDIT).main.get("page_link")) == 0
 
 
 def test_audit_log_filters_live_in_the_url(monkeypatch, hand_url):

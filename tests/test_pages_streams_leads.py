@@ -49,9 +49,10 @@ NO_DATA = "No data for these filters."
 U1, U2, U3, L1, L2, L3 = 1, 2, 3, 11, 12, 13
 
 
-def _user(user_id: int, username: str | None, first_name: str) -> dict:
+def _user(user_id: int, username: str | None, first_name: str, last_name: str | None = None
+          ) -> dict:
     return {"user_id": user_id, "username": username, "first_name": first_name,
-            "last_name": None, "language_code": "ru", "first_seen_at": utc("2026-02-01 10:00"),
+            "last_name": last_name, "language_code": "ru", "first_seen_at": utc("2026-02-01 10:00"),
             "updated_at": utc("2026-02-01 10:00")}
 
 
@@ -74,8 +75,9 @@ def _events(user_id: int, *times: str) -> list[dict]:
 
 ROWS = {
     "users": [
-        _user(U1, "=SUM(A1)", "Ann"), _user(U2, "bob", "Bob"), _user(U3, "cara", "Cara"),
-        _user(L1, "@lead", "Lena"), _user(L2, "leo", "Leo"), _user(L3, None, "Mia"),
+        _user(U1, "=SUM(A1)", "Ann", "Иванова"), _user(U2, "bob", "Bob"),
+        _user(U3, "cara", "Cara"), _user(L1, "@lead", "Lena", "-Lenova"), _user(L2, "leo", "Leo"),
+        _user(L3, None, "Mia"),
     ],
     "free_lesson_registrations": [_reg(U3), _reg(L1), _reg(L2), _reg(L3)],
     "bookings": [
@@ -214,18 +216,22 @@ def test_stream_csvs_hold_every_row_with_formulas_neutralised(monkeypatch, hand_
     assert not at.exception
     (summary_name, summary_rows), (roster_name, roster_rows) = downloads.items()
     assert summary_name == "streams.csv"  # all time: no dates in the name
+    # As the page reads: labels, stream words, rates in % to one decimal (1/3 → 33.3).
     assert summary_rows == [
-        ["course_stream", "bookings", "new", "pending", "confirmed", "cancelled",
-         "other_statuses", "students", "paid_rate", "cancel_rate"],
-        ["2nd_stream", "2", "0", "0", "1", "1", "", "2", "0.5", "0.5"],
-        ["10th_stream", "3", "1", "0", "1", "0", "Unknown (3): 1", "2", str(1 / 3), "0.0"],
+        ["Stream", "Bookings", "New", "Pending", "Confirmed", "Cancelled",
+         "Other statuses", "Students", "Paid rate (%)", "Cancellation rate (%)"],
+        ["2nd stream", "2", "0", "0", "1", "1", "", "2", "50.0", "50.0"],
+        ["10th stream", "3", "1", "0", "1", "0", "Unknown (3): 1", "2", "33.3", "0.0"],
     ]
     assert roster_name == "roster_10th_stream.csv"
+    # Plus last name, email and when the newest booking in the stream was made (Moscow).
     assert roster_rows == [
-        ["user_id", "username", "tme_link", "first_name", "status", "events", "last_activity"],
-        ["1", "'=SUM(A1)", "", "Ann", "confirmed", "3",
-         "2026-03-15T13:00:00+03:00"],
-        ["2", "bob", "https://t.me/bob", "Bob", "unknown (3)", "0", ""],
+        ["User ID", "Username", "Telegram", "First name", "Last name", "Email", "Status",
+         "Events", "Last activity (Europe/Moscow)", "Booked at (Europe/Moscow)"],
+        ["1", "'=SUM(A1)", "", "Ann", "Иванова", "", "Confirmed", "3", "2026-03-15 13:00:00",
+         "2026-03-05 13:00:00"],
+        ["2", "bob", "https://t.me/bob", "Bob", "", "", "Unknown (3)", "0", "",
+         "2026-03-06 13:00:00"],
     ]
 
 
@@ -311,13 +317,17 @@ def test_leads_csv_has_every_row_and_the_rules_in_its_name(monkeypatch, hand_url
     ((name, lead_rows),) = downloads.items()
     assert name == ("leads_2026-03-20T2100_window-14d_hot-20ev-5d_warm-10ev-3d_cool-7ev_all.csv")
     # 14 days reach back to 03-06 18:00 UTC: the same events count. L1's 6 < 7 → cold now.
+    # Plus last name, email and the newest registration and booking (none booked), Moscow.
     assert lead_rows == [
-        ["user_id", "username", "tme_link", "first_name", "events", "active_days",
-         "last_activity", "tier"],
-        ["11", "'@lead", "", "Lena", "6", "3", "2026-03-19T13:01:00+03:00",
-         "cold"],
-        ["12", "leo", "https://t.me/leo", "Leo", "2", "1", "2026-03-19T15:00:00+03:00", "cold"],
-        ["13", "", "", "Mia", "0", "0", "", "cold"],
+        ["User ID", "Username", "Telegram", "First name", "Last name", "Email", "Events",
+         "Active days", "Last activity (Europe/Moscow)", "Tier",
+         "Registered at (Europe/Moscow)", "Booked at (Europe/Moscow)"],
+        ["11", "'@lead", "", "Lena", "'-Lenova", "u11@example.org", "6", "3",
+         "2026-03-19 13:01:00", "Cold", "2026-03-01 13:00:00", ""],
+        ["12", "leo", "https://t.me/leo", "Leo", "", "u12@example.org", "2", "1",
+         "2026-03-19 15:00:00", "Cold", "2026-03-01 13:00:00", ""],
+        ["13", "", "", "Mia", "", "u13@example.org", "0", "0", "", "Cold",
+         "2026-03-01 13:00:00", ""],
     ]
 
 

@@ -128,6 +128,9 @@ def test_cyrillic_is_case_insensitive_on_a_c_locale_postgresql(c_locale_pg):
     assert ids(c_locale_pg, "АННА") == [26]
     assert ids(c_locale_pg, "ёж") == [27]
     assert ids(c_locale_pg, "anna") == [11, 14, 12, 41, 9, 13, 15]
+    # Several words, the full name folded through the same collation: 26 is Анна Иванова.
+    assert ids(c_locale_pg, "ИВАНОВА  анна") == [26]
+    assert ids(c_locale_pg, "анна ивановА") == [26]
 
 
 def test_digits_find_the_exact_id_first_then_text_matches(db):

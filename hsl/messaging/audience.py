@@ -28,7 +28,6 @@ from hsl.audience import AudienceFilter, _clock, _matching
 from hsl.db import reading, utc
 from hsl.errors import ValidationError
 from hsl.metrics.common import fetch, latest_names
-from hsl.metrics.leads import DEFAULT_RULES
 from hsl.metrics.users import known_user_ids, parse_user_ids, validate_user_ids
 from hsl.schema import bookings, campaign_recipients
 
@@ -158,7 +157,7 @@ def selection(
         check = validate_user_ids(conn, stored)
         flt = AudienceFilter(user_ids=check.valid)
         malformed, unknown = list(check.malformed), [str(i) for i in check.unknown]
-    return _with_names(_matching(flt, _clock(tz, now), DEFAULT_RULES)), malformed, unknown
+    return _with_names(_matching(flt, _clock(tz, now))), malformed, unknown
 
 
 def resolve(

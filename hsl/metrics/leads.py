@@ -21,6 +21,7 @@ import pandas as pd
 from sqlalchemy import (
     BigInteger,
     and_,
+    bindparam,
     case,
     cast,
     distinct,
@@ -30,14 +31,14 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.selectable import Select, Subquery
 
 from hsl.db import day_of, utc
 from hsl.errors import ValidationError
 from hsl.filters import Period
-from hsl.metrics.common import fetch, latest_names, local_times
+from hsl.metrics.common import fetch, from_newest_registration, latest_names, local_times
 from hsl.schema import (
     bookings,
     events,
@@ -268,6 +269,41 @@ def leads(
     frame[["events", "active_days"]] = frame[["events", "active_days"]].astype("int64")
     frame["last_activity"] = local_times(frame["last_activity"], period.tz)
     return frame[LEAD_COLUMNS]
+
+
+LEAD_DETAIL_COLUMNS = ["user_id", "last_name", "email", "registered_at", "booked_at"]
+
+
+def lead_details(bind: Engine | Connection, user_ids: Sequence[int], tz: str) -> pd.DataFrame:
+    """Per registrant of `user_ids` (by user_id): what an analyst joins a lead list on.
+
+    `last_name` (the users row), `email` (newest registration), `registered_at` (their
+    newest free-lesson registration) and `booked_at` (their newest booking, any status;
+    empty without one), times in `tz`. Ids without a registration are left out.
+    """
+    regs, b = free_lesson_registrations.c, bookings.c
+    # Validated ints, rendered inline: a long list may exceed SQLite's bound-variable limit.
+    ids = bindparam("lead_ids", [int(i) for i in user_ids], expanding=True, literal_execute=True)
+    registrants = (
+        select(regs.user_id, func.max(utc(regs.registered_at)).label("registered_at"))
+        .where(regs.user_id.in_(ids))
+        .group_by(regs.user_id)
+        .subquery("registrants")
+    )
+    uid = registrants.c.user_id
+    stmt = select(
+        uid,
+        select(users.c.last_name).where(users.c.user_id == uid).scalar_subquery()
+        .label("last_name"),
+        from_newest_registration("email", uid).label("email"),
+        registrants.c.registered_at,
+        select(func.max(utc(b.created_at))).where(b.user_id == uid).scalar_subquery()
+        .label("booked_at"),
+    ).order_by(uid)
+    frame = fetch(bind, stmt)
+    for column in ("registered_at", "booked_at"):
+        frame[column] = local_times(frame[column], tz)
+    return frame[LEAD_DETAIL_COLUMNS]
 
 
 def tier_counts(

@@ -17,8 +17,14 @@ from sqlalchemy.sql.selectable import FromClause, Subquery
 from hsl.db import utc
 from hsl.errors import NotFoundError
 from hsl.filters import Period
-from hsl.metrics.common import fetch, latest_names, local_times, rate
-from hsl.schema import BOOKING_STATUS, bookings, events, status_word, summary_users
+from hsl.metrics.common import (
+    fetch,
+    from_newest_registration,
+    latest_names,
+    local_times,
+    rate,
+)
+from hsl.schema import BOOKING_STATUS, bookings, events, status_word, summary_users, users
 from hsl.summaries import SummaryState, current
 
 # The summary's status columns, in display order, with their `confirmed` codes.
@@ -117,6 +123,45 @@ def _with_event_totals(people: Subquery, state: SummaryState | None
     ]
 
 
+def _newest_in_stream(stream: str, *columns: ColumnElement) -> Subquery:
+    """Each of the stream's students' newest booking there (created_at DESC, id DESC)."""
+    newest_first = (utc(b.created_at).desc(), b.id.desc())
+    ranked = (
+        select(
+            b.user_id,
+            *columns,
+            func.row_number().over(partition_by=b.user_id, order_by=newest_first).label("n"),
+        )
+        .where(b.course_stream == stream)
+        .subquery("ranked")
+    )
+    return select(*ranked.c).where(ranked.c.n == 1).subquery("newest_booking")
+
+
+ROSTER_DETAIL_COLUMNS = ["user_id", "last_name", "email", "booked_at"]
+
+
+def roster_details(engine: Engine, period: Period, stream: str) -> pd.DataFrame:
+    """Per student of the stream (by user_id): what an analyst joins a roster on.
+
+    `last_name` (the users row), `email` (newest registration; empty without one) and
+    `booked_at`, when their newest booking in the stream was made (the one `status` of
+    the roster is the word for), in the period's timezone.
+    """
+    newest = _newest_in_stream(stream, utc(b.created_at).label("booked_at"))
+    uid = newest.c.user_id
+    stmt = select(
+        uid,
+        select(users.c.last_name).where(users.c.user_id == uid).scalar_subquery()
+        .label("last_name"),
+        from_newest_registration("email", uid).label("email"),
+        newest.c.booked_at,
+    ).order_by(uid)
+    frame = fetch(engine, stmt)
+    frame["booked_at"] = local_times(frame["booked_at"], period.tz)
+    return frame[ROSTER_DETAIL_COLUMNS]
+
+
 def stream_roster(engine: Engine, period: Period, stream: str) -> pd.DataFrame:
     """The stream's students by user_id: newest booking status there, all-time events and
     last activity (in the period's timezone; empty when the student has no events). Those
@@ -124,22 +169,12 @@ def stream_roster(engine: Engine, period: Period, stream: str) -> pd.DataFrame:
 
     Raises NotFoundError when no booking names the stream.
     """
-    newest_first = (utc(b.created_at).desc(), b.id.desc())
-    ranked = (
-        select(
-            b.user_id,
-            b.confirmed,
-            func.row_number().over(partition_by=b.user_id, order_by=newest_first).label("n"),
-        )
-        .where(b.course_stream == stream)
-        .subquery("ranked")
-    )
-    source, totals = _with_event_totals(ranked, current(engine, period.tz))
+    newest = _newest_in_stream(stream, b.confirmed)
+    source, totals = _with_event_totals(newest, current(engine, period.tz))
     stmt = (
-        select(ranked.c.user_id, *latest_names(ranked.c.user_id), ranked.c.confirmed, *totals)
+        select(newest.c.user_id, *latest_names(newest.c.user_id), newest.c.confirmed, *totals)
         .select_from(source)
-        .where(ranked.c.n == 1)
-        .order_by(ranked.c.user_id)
+        .order_by(newest.c.user_id)
     )
     frame = fetch(engine, stmt)
     if frame.empty:

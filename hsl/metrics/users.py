@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import case, exists, func, literal, or_, select, union
+from sqlalchemy import and_, case, exists, func, literal, or_, select, union
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
@@ -115,6 +115,17 @@ def search_text(query: str | None) -> str:
     return (query or "").replace("\x00", "").strip().removeprefix("@").strip()
 
 
+MAX_WORDS = 20  # words searched; the rest of a longer text is ignored (the page says so)
+
+
+def search_words(query: str | None) -> list[str]:
+    """The words searched: `search_text` split on any run of whitespace, each without one
+    leading `@` (as the first word), at most MAX_WORDS of them (none for a blank search)."""
+    first, *rest = search_text(query).split() or [""]
+    words = [first, *(word.removeprefix("@") for word in rest)]
+    return [word for word in words if word][:MAX_WORDS]
+
+
 def _as_user_id(text: str) -> int | None:
     """The id an all-digits (ASCII) text names, or None when it is no possible BIGINT id."""
     if not (text.isascii() and text.isdigit()):
@@ -134,37 +145,69 @@ NAME_FIELDS = ("first_name", "last_name")
 CONTACT_FIELDS = ("username", "email")
 
 
-def _match_rank(p: Subquery, text: str, contacts: bool) -> ColumnElement:
-    """0 for the exact user_id, then 1 exact, 2 prefix, 3 substring of a field; else NULL.
+def _fields(p: Subquery, contacts: bool) -> list[ColumnElement]:
+    """The searched fields of `p`: the names, plus username and email when `contacts`."""
+    return [p.c[name] for name in NAME_FIELDS + (CONTACT_FIELDS if contacts else ())]
 
-    The fields are the names, plus username and email when `contacts` is true.
-    """
-    names = NAME_FIELDS + (CONTACT_FIELDS if contacts else ())
-    fields = [fold(p.c[name]) for name in names]
+
+def _text_rank(fields: list[ColumnElement], text: str) -> list[tuple[ColumnElement, int]]:
+    """CASE branches: 1 when a field equals `text`, 2 when one starts with it, 3 contains it."""
+    folded_fields = [fold(f) for f in fields]
     # The input goes through the same fold() as the columns, so both sides agree per dialect.
     needle = fold(literal(text))
     escaped = fold(literal(_like_literal(text)))
     prefix, inside = escaped + "%", "%" + escaped + "%"
+    return [
+        (or_(*(f == needle for f in folded_fields)), 1),
+        (or_(*(f.like(prefix, escape=LIKE_ESCAPE) for f in folded_fields)), 2),
+        (or_(*(f.like(inside, escape=LIKE_ESCAPE) for f in folded_fields)), 3),
+    ]
+
+
+def _match_rank(p: Subquery, word: str, contacts: bool) -> ColumnElement:
+    """0 for the exact user_id, then 1 exact, 2 prefix, 3 substring of a field; else NULL."""
     whens = []
-    user_id = _as_user_id(text)
+    user_id = _as_user_id(word)
     if user_id is not None:
         whens.append((p.c.user_id == user_id, 0))
-    whens += [
-        (or_(*(f == needle for f in fields)), 1),
-        (or_(*(f.like(prefix, escape=LIKE_ESCAPE) for f in fields)), 2),
-        (or_(*(f.like(inside, escape=LIKE_ESCAPE) for f in fields)), 3),
-    ]
-    return case(*whens)
+    return case(*whens, *_text_rank(_fields(p, contacts), word))
+
+
+def _phrase_rank(p: Subquery, words: list[str], contacts: bool) -> ColumnElement:
+    """1/2/3 when the words, as one phrase, equal / start / are inside a field or the full
+    name ("first last"); else NULL. So "Анна Мария" is exact for a first name of two words."""
+    full_name = (p.c.first_name + literal(" ") + p.c.last_name).self_group()
+    return case(*_text_rank([*_fields(p, contacts), full_name], " ".join(words)))
 
 
 def _matches(query: str | None, contacts: bool, state: SummaryState | None) -> Subquery:
-    """Subquery of the users matching `query`, each with its `rank` (all users when blank)."""
+    """Subquery of the users matching `query`, each with its `rank` (all users when blank).
+
+    Every word must match some field (in any order). A person's rank is their worst word's
+    rank, or the phrase's rank when that is better: "Юлия Иванова" is exact for first name
+    Юлия and last name Иванова, "Юли Иванова" a prefix match.
+    """
     p = people(state)
-    text = search_text(query)
-    if not text:
+    words = search_words(query)
+    if not words:
         return select(*p.c, literal(0).label("rank")).subquery("matches")
-    ranked = select(*p.c, _match_rank(p, text, contacts).label("rank")).subquery("ranked")
-    return select(ranked).where(ranked.c.rank.is_not(None)).subquery("matches")
+    if len(words) == 1:
+        ranked = select(*p.c, _match_rank(p, words[0], contacts).label("rank")).subquery("ranked")
+        return select(ranked).where(ranked.c.rank.is_not(None)).subquery("matches")
+    word_ranks = [_match_rank(p, word, contacts).label(f"word_{i}")
+                  for i, word in enumerate(words)]
+    ranked = select(*p.c, *word_ranks, _phrase_rank(p, words, contacts).label("phrase")
+                    ).subquery("ranked")
+    each = [ranked.c[f"word_{i}"] for i in range(len(words))]
+    phrase = ranked.c.phrase
+    rank = case(
+        (and_(*(r == 0 for r in each)), 0),
+        *((or_(phrase <= level, and_(*(r <= level for r in each))), level)
+          for level in (1, 2)),
+        else_=3,
+    )
+    return (select(*(ranked.c[c.name] for c in p.c), rank.label("rank"))
+            .where(*(r.is_not(None) for r in each)).subquery("matches"))
 
 
 def search_users(
@@ -176,6 +219,8 @@ def search_users(
     contacts: bool = True,
 ) -> pd.DataFrame:
     """USER_COLUMNS of the matching users: exact id, exact, prefix, substring, then user_id.
+
+    Several words must each match some field, in any order (see `_matches` for the rank).
 
     With `contacts` false (viewers) only names and ids are matched, never username or
     email, so a search cannot confirm whose contact details those are.

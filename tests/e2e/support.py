@@ -33,7 +33,7 @@ def open_from_navigation(page, app_url: str, title: str) -> None:
     """
     page.goto(app_url)
     page.get_by_text(LOADED).wait_for(timeout=LOAD_MS)
-    link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True)
+    link = page.get_by_test_id("stSidebar").get_by_role("link", name=title, exact=True)
     link.wait_for(timeout=LOAD_MS)
     path = link.get_attribute("href").split("?")[0].rstrip("/").rsplit("/", 1)[-1]
     link.click()

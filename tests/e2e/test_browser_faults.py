@@ -46,7 +46,7 @@ DOWN = "The database cannot be reached right now; retrying…"
 RECOVERY_MS = 20_000  # the banner checks every 5 s; a restarted cluster answers within ~1 s
 PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)  # Debian
 ADMINS = {"alice": "alice's password", "boris": "boris's password"}
-MOVED = re.compile(r"^Moved booking #(\d+) of user (\d+) from (\S+) to (\S+)\.$")
+MOVED = re.compile(r"^Moved booking #(\d+) of user (\d+) from (.+) to (.+)\.$")
 INVISIBLE = re.compile("[\u2060\u2066-\u2069]")
 LOCK_WAIT_SECONDS = 10
 SMALL = demo.DemoSize(users=200, events=3000, seed=8)
@@ -246,7 +246,7 @@ def test_a_held_lock_times_out_in_one_sentence_and_the_next_rerun_shows_data(
         locker.dispose()
 
     # A person's next step: open Activity again from the sidebar (no Refresh, no reload).
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Activity", exact=True).click()
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Activity", exact=True).click()
     page.get_by_text(QUERY_TIMEOUT, exact=True).wait_for(state="detached", timeout=LOAD_MS)
     page.get_by_test_id("stMetricValue").nth(3).wait_for(timeout=LOAD_MS)
     page.get_by_test_id("stVegaLiteChart").first.wait_for(timeout=LOAD_MS)
@@ -399,7 +399,8 @@ def test_two_admins_change_the_same_stream_at_once_without_a_lost_update(
         assert row["entity_id"] == str(booking_id)
         assert said[row["actor"]] == ("success",
             f"Moved booking #{booking_id} of user {user_id} from "
-            f"{row['before']['course_stream']} to {row['after']['course_stream']}.")
+            f"{fmt.human(row['before']['course_stream'])} to "
+            f"{fmt.human(row['after']['course_stream'])}.")
     for name, (kind, sentence) in said.items():
         if name not in saved:  # one plain sentence, never a traceback
             assert kind in ("error", "warning"), said

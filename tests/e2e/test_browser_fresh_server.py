@@ -23,10 +23,10 @@ def test_first_request_for_a_page_link_gets_the_whole_app(serve, browser, tmp_pa
     page.get_by_role("heading", name="Activity", exact=True).wait_for(timeout=LOAD_MS)
     page.get_by_text(LOADED).wait_for(timeout=LOAD_MS)  # the shared sidebar ran too
     sidebar = page.get_by_test_id("stSidebar")
-    assert sidebar.get_by_text("Dates").is_visible()
+    assert sidebar.get_by_text("Dates", exact=True).is_visible()
     assert sidebar.get_by_role("button", name="Refresh").is_visible()
     # The legacy page list (lower-case file names such as "audit log") is gone.
-    nav = page.get_by_test_id("stSidebarNav")
+    nav = sidebar  # the app's own page links
     assert nav.get_by_role("link", name="Audit log", exact=True).is_visible()
     assert nav.get_by_role("link", name="audit log", exact=True).count() == 0
     assert re.search(r"/activity\?(.*&)?top=3(&|$)", page.url), page.url

@@ -74,7 +74,8 @@ def test_compose_confirm_deliver_and_download(messaging_app, browser):
         page.get_by_role("button", name="Download CSV").click()
     body = download.value.path().read_text(encoding="utf-8-sig")
     got = list(csv.reader(io.StringIO(body)))
-    assert got[0] == ["user_id", "status", "attempts", "error", "telegram_message_id", "sent_at"]
-    assert [(int(r[0]), r[1], r[2]) for r in got[1:]] == [(i, "sent", "1") for i in ids]
+    assert got[0] == ["User ID", "Status", "Attempts", "Error", "Telegram message",
+                      "Sent at (Europe/Moscow)"]  # the page's labels and words
+    assert [(int(r[0]), r[1], r[2]) for r in got[1:]] == [(i, "Sent", "1") for i in ids]
     screenshot(page, "campaign.png")
     page.context.close()

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from hsl import demo, migrate
 from hsl.auth import hash_password
 from hsl.db import make_engine
-from hsl.schema import audit_log, bookings
+from hsl.schema import audit_log, bookings, users
 from hsl_ui import format as fmt
-from tests.e2e.support import LOAD_MS, LOADED, choose, new_page, screenshot
+from tests.e2e.support import LOAD_MS, LOADED, choose, new_page, screenshot, settled
 
 pytestmark = pytest.mark.browser
 
@@ -123,17 +123,24 @@ def test_an_admin_changes_a_stream_and_finds_it_in_the_audit_log(people_app, pag
     page.get_by_role("heading", name="Change stream").wait_for(timeout=LOAD_MS)
     assert f"user={user_id}" in page.url
 
+    # The booking's own stream is not offered; the required fields say so.
+    page.get_by_role("combobox", name="Move to stream *").focus()
+    page.keyboard.press("ArrowDown")
+    page.get_by_role("option").first.wait_for(timeout=LOAD_MS)
+    assert fmt.human(before) not in page.get_by_role("option").all_inner_texts()
+    page.keyboard.press("Escape")
     choose(page, "Move to stream", fmt.human(after))
-    page.get_by_role("textbox", name="Reason").fill("Asked to move to another group")
+    page.get_by_role("textbox", name="Reason *").fill("Asked to move to another group")
     page.get_by_text("I confirm this change").click()
     page.get_by_role("button", name="Change stream").click()
-    moved = f"Moved booking #{booking_id} of user {user_id} from {before} to {after}."
+    moved = (f"Moved booking #{booking_id} of user {user_id} from {fmt.human(before)} to "
+             f"{fmt.human(after)}.")
     page.get_by_text(moved, exact=True).wait_for(timeout=LOAD_MS)
     page.get_by_text(LOADED).wait_for(timeout=LOAD_MS)
     screenshot(page, "profile.png")
 
     page.get_by_role("link", name="Audit log").click()
-    change = f"Stream: {before} → {after}"
+    change = f"Stream: {fmt.human(before)} → {fmt.human(after)}"
     # Sign-ins are audited too (under the name typed); the user box keeps this person's.
     box = page.get_by_role("textbox", name="User ID")
     box.fill(str(user_id))
@@ -143,6 +150,11 @@ def test_an_admin_changes_a_stream_and_finds_it_in_the_audit_log(people_app, pag
     cells.get_by_text(change).wait_for(timeout=LOAD_MS)
     row = cells.inner_text()
     screenshot(page, "audit_log.png")
+    link = cells.get_by_role("link", name=str(user_id), exact=True)
+    assert link.get_attribute("href") == f"users?user={user_id}"  # the profile, new tab
+    page.get_by_role("link", name=f"Open the profile of user {user_id}").click()
+    page.get_by_role("heading", name="Change stream").wait_for(timeout=LOAD_MS)  # same tab
+    assert f"user={user_id}" in page.url
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:
@@ -160,6 +172,54 @@ def test_an_admin_changes_a_stream_and_finds_it_in_the_audit_log(people_app, pag
     for shown in ("alice", "Change stream", str(user_id), f"Booking #{booking_id}",
                   "Asked to move to another group"):
         assert shown in row
+
+
+def a_person_with_a_cyrillic_full_name(db_url: str) -> tuple[int, str, str]:
+    """(user id, first name, last name) of a demo user with both names in Cyrillic."""
+    engine = make_engine(db_url)
+    u = users.c
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(select(u.user_id, u.first_name, u.last_name)
+                                 .where(u.first_name.is_not(None), u.last_name.is_not(None))
+                                 .order_by(u.user_id)).all()
+    finally:
+        engine.dispose()
+    cyrillic = re.compile(r"^[А-Яа-яЁё]+$")
+    return next((i, f, la) for i, f, la in found if cyrillic.match(f) and cyrillic.match(la))
+
+
+def test_a_full_name_search_and_a_click_on_a_cell_open_the_profile(people_app, page):
+    base, db_url = people_app
+    user_id, first, last = a_person_with_a_cyrillic_full_name(db_url)
+    sign_in(page, base, "alice", "/users")
+    page.get_by_text(re.compile(r"^Everyone the bot knows: [\d,]+ people\.$")).wait_for(
+        timeout=LOAD_MS)
+    settled(page)
+    # A page of 50 people is drawn whole: header and 50 rows of 35 px, no inner scrolling.
+    assert page.get_by_test_id("stDataFrame").bounding_box()["height"] >= 51 * 35
+    assert page.get_by_text(re.compile(r"^1–50 of [\d,]+$")).is_visible()
+    assert page.get_by_role("button", name="Next").is_enabled()
+
+    box = page.get_by_role("textbox", name="Search")
+    box.fill(f"  {last.upper()}   {first.lower()} ")  # other order, case and spacing
+    box.press("Enter")
+    page.get_by_text(re.compile(r"^[\d,]+ (people|person) match “")).wait_for(timeout=LOAD_MS)
+    page.wait_for_url(re.compile(r"[?&]q="), timeout=LOAD_MS)
+    settled(page)
+    grid = page.get_by_test_id("stDataFrame").bounding_box()
+    # The name cell of the first row (exact matches first), well away from the checkbox.
+    page.mouse.click(grid["x"] + 350, grid["y"] + 35 + 17)
+    page.get_by_role("button", name="Back to search").wait_for(timeout=LOAD_MS)
+    page.get_by_text(LOADED).wait_for(timeout=LOAD_MS)
+    settled(page)
+    assert page.get_by_role("heading", level=1).inner_text().startswith(first)
+    assert re.search(r"[?&]user=\d+", page.url)
+    # Nothing of the search is left on screen, faded or not.
+    assert page.get_by_role("textbox", name="Search").count() == 0
+    assert page.get_by_text("Click a row to open the profile.").count() == 0
+    assert page.locator("[data-stale=true]").count() == 0
+    screenshot(page, "profile_from_search.png")
 
 
 def test_the_audience_for_an_admin_and_for_a_viewer(people_app, page, browser):

@@ -205,7 +205,7 @@ def test_two_apps_read_a_separate_url_and_write_to_the_database(replicated, brow
 
 def move_stream(page, user_id: int, target: str) -> None:
     """As the signed-in admin: find the user on the Users page, change their stream."""
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Users", exact=True).click()
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Users", exact=True).click()
     box = page.get_by_role("textbox", name="Search")
     box.fill(str(user_id))
     box.press("Enter")
