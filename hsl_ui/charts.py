@@ -135,8 +135,10 @@ def day_x(days: Iterable[date], title: str | None = None, field: str = "when",
     return alt.X(
         f"yearmonthdate({field}):T", title=title,
         scale=alt.Scale(domain=domain, nice=False) if domain else alt.Undefined,
+        # A first or last label near the axis' end is aligned with it rather than centred on
+        # its tick, so it is not cut by the chart's edge.
         axis=alt.Axis(values=[_stamp(d, 12) for d in ticks], format="%-d %b", labelAngle=0,
-                      labelOverlap=True, grid=False),
+                      labelOverlap=True, grid=False, labelFlush=40),
         bandPosition=0.5 if middle else alt.Undefined,
     )
 

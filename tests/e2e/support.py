@@ -81,15 +81,23 @@ def no_errors(page, expect_data: bool = True) -> None:
         assert bad not in text
 
 
+def whole_page(page, path: Path) -> None:
+    """Save the whole scrolling page at the window's width to `path` (Streamlit scrolls inside
+    its main block, so the window is made as tall as the page for the picture)."""
+    page.mouse.move(0, 0)  # no hover toolbar over a table in the picture
+    size = page.viewport_size
+    height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
+    page.wait_for_timeout(1500)  # let the charts redraw at the new size
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
+
+
 def screenshot(page, name: str) -> None:
     """Save the whole scrolling page at 1280 px to artifacts/<name> and docs/screenshots/."""
-    page.mouse.move(0, 0)  # no hover toolbar over a table in the picture
-    height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
-    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], height)})
-    page.wait_for_timeout(1500)  # let the charts redraw at the new size
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
     page.set_viewport_size(VIEWPORT)
+    whole_page(page, ARTIFACTS / name)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(ARTIFACTS / name, SCREENSHOTS / name)
 
