@@ -5,7 +5,7 @@ import streamlit as st
 
 from hsl.metrics.common import rate
 from hsl.metrics.funnel import STEPS
-from hsl_ui import charts, drill, params, sidebar, state, tables
+from hsl_ui import charts, drill, layout, params, sidebar, state, tables
 from hsl_ui import charts_analytics as ca
 from hsl_ui import format as fmt
 
@@ -45,7 +45,7 @@ before = state.report("funnel", earlier, lesson_type=lesson_type)
 if funnel["users"].iloc[0] == 0:
     charts.no_data()
 else:
-    cards = st.columns(len(funnel), gap="xsmall")
+    cards = layout.cards(len(funnel))
     steps = zip(cards, funnel.itertuples(), before.itertuples(), strict=True)
     for i, (card, row, then) in enumerate(steps):
         rates = (f"{fmt.pct(row.pct_of_previous)} of the step before "

@@ -6,7 +6,18 @@ import streamlit as st
 
 from hsl.metrics.leads import DEFAULT_RULES, TIERS, LeadRules, lead_details
 from hsl.metrics.users import tme_link
-from hsl_ui import auth, charts, charts_streams, downloads, drill, params, people, state, tables
+from hsl_ui import (
+    auth,
+    charts,
+    charts_streams,
+    downloads,
+    drill,
+    layout,
+    params,
+    people,
+    state,
+    tables,
+)
 from hsl_ui import format as fmt
 
 VIEWS = {"hot": "Hot leads", "all": "All leads"}
@@ -39,7 +50,8 @@ rules = LeadRules(window_days=window, **limits)
 paying = params.toggle("payers", "Include payers",
                        help="Also score registrants who have a confirmed payment.")
 st.caption(
-    f"Events in the last {window} days up to now ({fmt.day(now.date())}, {now:%H:%M}); the "
+    f"Events in the last {'day' if window == 1 else f'{window} days'} up to now "
+    f"({fmt.day(now.date())}, {now:%H:%M}); the "
     f"dates in the sidebar do not apply here. Candidates: free-lesson registrants"
     f"{', payers included' if paying else ' without a confirmed payment'}."
 )
@@ -49,12 +61,14 @@ everyone = state.lead_list(period, include_paying=paying, rules=rules)
 counts = everyone["tier"].value_counts().reindex(TIERS, fill_value=0).rename("users")
 counts = counts.rename_axis("tier").reset_index()
 rule_text = {
-    "hot": f"At least {rules.hot_events} events on at least {rules.hot_days} days",
-    "warm": f"At least {rules.warm_events} events on at least {rules.warm_days} days",
-    "cool": f"At least {rules.cool_events} events",
+    "hot": f"At least {fmt.counted(rules.hot_events, 'event')} on at least "
+           f"{fmt.counted(rules.hot_days, 'day')}",
+    "warm": f"At least {fmt.counted(rules.warm_events, 'event')} on at least "
+            f"{fmt.counted(rules.warm_days, 'day')}",
+    "cool": f"At least {fmt.counted(rules.cool_events, 'event')}",
     "cold": "Everyone else",
 }
-for card, tier, n in zip(st.columns(len(TIERS)), counts["tier"], counts["users"], strict=True):
+for card, tier, n in zip(layout.cards(len(TIERS)), counts["tier"], counts["users"], strict=True):
     card.metric(fmt.human(tier), fmt.count(n), border=True,
                 help=f"{rule_text[tier]} in the window.")
 drill.lead_links(counts, rules, paying)

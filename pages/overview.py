@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from hsl_ui import charts, drill, params, sidebar, state, tables
+from hsl_ui import charts, drill, layout, params, sidebar, state, tables
 from hsl_ui import format as fmt
 
 period = state.period()
@@ -15,7 +15,7 @@ st.caption(f"{fmt.date_range(period.start, period.end)}, "
 # ---- Headline numbers, each against the period they are compared with (sidebar)
 now = state.report("kpis", period).iloc[0]
 before = state.report("kpis", previous).iloc[0]
-cards = st.columns(5, gap="xsmall")
+cards = layout.cards(5)
 cards[0].metric("Known users", fmt.count(now.known_users), f"{fmt.signed(now.new_users)} new",
                 delta_color="normal" if now.new_users else "off",
                 delta_arrow="auto" if now.new_users else "off", border=True)

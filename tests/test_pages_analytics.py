@@ -325,6 +325,34 @@ def test_activity_numbers_are_counted_by_hand(monkeypatch, hand_url):
     assert heatmap["label"].tolist() == ["100%", "50%", "100%"]
 
 
+def test_active_users_a_day_averages_from_the_first_day_with_events(monkeypatch, hand_url):
+    # From 1 March: the first event is on 9 March, and today (20 March, not over) is left
+    # out, so 10 active people-days over the 11 days 9–19 March: 0.91 → 1 (over all 20
+    # days it would be 0.5 → 0).
+    at = open_page(monkeypatch, hand_url, ACTIVITY, start="2026-03-01", end="2026-03-20")
+    assert not at.exception
+    card = next(m for m in at.metric if m.label == "Active users a day")
+    assert card.value == "1"
+    assert card.help == ("Distinct people with any event on a day, averaged over 11 days "
+                         "(9 Mar – 19 Mar 2026): from the first day with events, without "
+                         "today (not over yet).")
+    assert "20 Mar 2026 is today: its numbers are so far (lighter bars, dashed line)." in (
+        captions(at))
+    events = chart_data(at, 0)
+    assert events.loc[events["partial"], "day"].unique().tolist() == [date(2026, 3, 20)]
+
+
+def test_a_range_before_the_data_says_when_the_data_runs(monkeypatch, hand_url):
+    # The earliest timestamp is D's first_seen_at 2026-02-01 09:00 UTC, the latest C's
+    # booking of 2026-03-19 10:00 UTC (Moscow days: 1 Feb and 19 Mar).
+    at = open_page(monkeypatch, hand_url, LESSONS, start="2025-01-01", end="2025-01-31")
+    assert not at.exception
+    assert infos(at) == ["No data in these dates. Data runs from 1 Feb 2026 to 19 Mar 2026."]
+    # No registrants: the rates have nothing to divide and read "—", not 0 %.
+    assert cards(at) == {"Registrations": "0", "Registrants": "0", "Attended": "0",
+                         "Attendance rate": "—", "Notified": "—"}
+
+
 def test_activity_top_n_lives_in_the_url(monkeypatch, hand_url):
     at = open_page(monkeypatch, hand_url, ACTIVITY, **RANGE, top="1")
     assert at.number_input[0].value == 1

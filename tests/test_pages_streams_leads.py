@@ -262,6 +262,15 @@ def test_lead_tiers_are_counted_by_hand_with_the_spec_defaults(monkeypatch, hand
             "do not apply here.") in " ".join(captions(at))
 
 
+def test_a_one_day_window_and_one_event_rules_read_in_the_singular(monkeypatch, hand_url):
+    at = open_page(monkeypatch, hand_url, LEADS, window="1", cool_events="1", hot_days="1")
+    assert not at.exception
+    assert ("Events in the last day up to now (20 Mar 2026, 21:00)") in " ".join(captions(at))
+    helps = {m.label: m.help for m in at.metric}
+    assert helps["Hot"] == "At least 20 events on at least 1 day in the window."
+    assert helps["Cool"] == "At least 1 event in the window."
+
+
 def test_a_lower_hot_threshold_makes_a_hot_lead_and_goes_into_the_url(monkeypatch, hand_url):
     at = open_page(monkeypatch, hand_url, LEADS)
     at.number_input(key="url:hot_events").set_value(6).run()
