@@ -7,7 +7,9 @@ import streamlit as st
 
 from hsl.auth import Permission, can
 from hsl.errors import DatabaseUnavailable, HslError
+from hsl.filters import local_today
 from hsl_ui import auth, banners, layout, sidebar, state
+from hsl_ui import views as saved_views
 from hsl_ui.sidebar import COMPARE, NONE, RANGE, PageLink
 
 # One line a page: navigation section, file, title, icon, the permission it needs, and
@@ -55,21 +57,30 @@ def main() -> None:
     sections: dict[str, list[PageLink]] = {}
     for section, path, title, icon, permission, dates in PAGES:
         if can(user, permission):
-            link = PageLink(st.Page(path, title=title, icon=icon), dates)
+            link = PageLink(st.Page(path, title=title, icon=icon), dates, path)
             sections.setdefault(section, []).append(link)
     # The sidebar draws the page links itself, each carrying the shared dates.
     page = st.navigation({section: [link.page for link in links]
                           for section, links in sections.items()}, position="hidden")
-    state.resume_wanted_page([path for _, path, _, _, perm, _ in PAGES if can(user, perm)])
+    allowed = [path for _, path, _, _, perm, _ in PAGES if can(user, perm)]
+    state.resume_wanted_page(allowed)
 
-    dates = next(link.dates for links in sections.values() for link in links
-                 if link.page is page)
-    shared, loaded_slot = sidebar.render(settings, user, sections, dates)
-    state.begin_run(shared)
+    current = next(link for links in sections.values() for link in links if link.page is page)
     top = st.container()
+    try:
+        # `?view=ID`: a saved view's short link opens its page with its filters.
+        saved_views.open_from_link(user, local_today(settings.timezone), allowed)
+    except DatabaseUnavailable:
+        with top:
+            banners.database_down()
+        st.stop()
+    shared, loaded_slot = sidebar.render(settings, user, sections, current.dates, current.file)
+    state.begin_run(shared)
     if settings.is_demo:
         with top:
             banners.demo()
+    with top:
+        saved_views.show_notice()
     try:
         # One round trip a run: with the database down, a page must not draw cached numbers
         # as if nothing were wrong, nor half of itself above the banner.

@@ -28,6 +28,7 @@ from hsl.messaging.commands import add_message_parser, run_message
 from hsl.reports import REPORTS, report_options, run_report
 from hsl.summaries import has_tables, read_state
 from hsl.summaries.refresh import refresh, refresh_command
+from hsl.views_commands import add_views_parser, run_views
 from hsl.worker import add_worker_parser, run_worker
 
 
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     ref.add_argument("--full", action="store_true", help="rebuild every summary from all history")
 
     add_message_parser(sub)
+    add_views_parser(sub)
     add_worker_parser(sub)
     add_bench_parser(sub)
 
@@ -246,6 +248,11 @@ def main(argv: list[str] | None = None) -> int:
             bootstrap.prepare(engine, is_demo=settings.is_demo, messaging=True,
                               tz=settings.timezone)
             return run_message(args, engine, settings)
+        elif args.command == "views":
+            settings = load_settings(args.db)
+            engine = _connect(args.db, create=settings.is_demo)
+            bootstrap.prepare(engine, is_demo=settings.is_demo, tz=settings.timezone)
+            return run_views(args, engine)
         elif args.command == "send-worker":
             return run_worker(args, load_settings(args.db))
         elif args.command == "bench":

@@ -271,6 +271,25 @@ summary_lesson_clicks = Table(
     Column("lesson_type", Text, primary_key=True),
 )
 
+# ---- Saved views (issue 12): a page and its filters under a name, the dates rolling (a
+# preset of hsl.filters.PRESETS) or fixed; personal to `owner` unless `shared`.
+saved_views = Table(
+    "saved_views",
+    metadata,
+    Column("id", SurrogateKey, primary_key=True, autoincrement=True),
+    Column("owner", Text, nullable=False),  # the signed-in name (hsl.auth.Actor.name)
+    Column("name", Text, nullable=False),
+    Column("page", Text, nullable=False),  # a key of hsl.views.PAGES
+    Column("query", Text, nullable=False),  # the page's filters as a query string, no dates
+    Column("dates_preset", Text),  # rolling dates; NULL: the fixed start_date..end_date
+    Column("start_date", Date),
+    Column("end_date", Date),
+    Column("shared", Boolean, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("owner", "name"),
+)
+
 SUMMARY_TABLES = (summary_users, summary_user_days, summary_days, summary_day_types,
                   summary_lesson_clicks)
 

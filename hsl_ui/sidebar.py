@@ -19,6 +19,7 @@ from hsl.config import Settings
 from hsl.filters import COMPARISONS, DEFAULT_COMPARISON, PRESETS, Period, local_today, utc_now
 from hsl_ui import auth, params, state
 from hsl_ui import format as fmt
+from hsl_ui import views as saved_views
 
 EARLIEST_DATE = date(2000, 1, 1)
 # Streamlit's date input applies typed dates only when it loses focus or on Escape, and
@@ -47,6 +48,7 @@ class PageLink:
 
     page: st.Page
     dates: str  # COMPARE, RANGE or NONE
+    file: str  # the page's script, e.g. pages/funnel.py
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,10 @@ class Shared:
 
 
 def render(settings: Settings, user: Actor, sections: dict[str, list[PageLink]],
-           dates: str) -> tuple[Shared, DeltaGenerator]:
-    """Draw the sidebar for a page that does `dates` (COMPARE, RANGE, NONE) with the shared
-    dates; return what it chose and a slot for the freshness captions."""
+           dates: str, page_file: str) -> tuple[Shared, DeltaGenerator]:
+    """Draw the sidebar for the page `page_file` that does `dates` (COMPARE, RANGE, NONE)
+    with the shared dates and the saved views; return what it chose and a slot for the
+    freshness captions."""
     now = utc_now().replace(second=0, microsecond=0)
     today = local_today(settings.timezone, now)
     comparison = DEFAULT_COMPARISON
@@ -80,6 +83,7 @@ def render(settings: Settings, user: Actor, sections: dict[str, list[PageLink]],
             st.caption(f":material/event_busy: This page does not use the dates; the "
                        f"dashboards keep {_dates(preset, start, end)}.")
         st.caption(f":material/schedule: Times in {settings.timezone}")
+        saved_views.sidebar(user, page_file, today)
         if st.button("Refresh", icon=":material/refresh:", width="stretch",
                      help="Load fresh numbers from the database (results are kept 5 minutes)."):
             state.clear()

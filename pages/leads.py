@@ -77,7 +77,8 @@ charts.show(charts_streams.lead_tiers, counts, has_data=bool(counts["users"].sum
 # ---- The people
 st.subheader("Lead list")
 view = params.bind(
-    params.Param(("view",), "hot", _view, lambda v: (v,), VIEWS["hot"], accepts=VIEWS.__contains__),
+    # `?list=`: `?view=` is a saved view's short link on every page (hsl_ui.views).
+    params.Param(("list",), "hot", _view, lambda v: (v,), VIEWS["hot"], accepts=VIEWS.__contains__),
     "segmented_control", "Show", options=list(VIEWS), format_func=VIEWS.get, required=True,
     label_visibility="collapsed",
 )

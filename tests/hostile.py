@@ -63,9 +63,10 @@ URL_VALUES = {**CORPUS, **URL_EXTRAS}
 URL_WALK = {name: URL_VALUES[name] for name in (
     "combo", "nul", "controls", "huge", "mixed_scripts", *URL_EXTRAS)}
 
-# Every query parameter each page reads (the shared dates and comparison on all of them: a
-# page that does not use them must ignore them as safely).
-DATES = ("dates", "start", "end", "compare")
+# Every query parameter each page reads (the shared dates and comparison, and a saved view's
+# short link `view`, on all of them: a page that does not use the dates must ignore them as
+# safely).
+DATES = ("dates", "start", "end", "compare", "view")
 PAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "pages/overview.py": (*DATES, "lesson_type"),
     "pages/free_lessons.py": (*DATES, "lesson_type"),
@@ -73,7 +74,7 @@ PAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "pages/activity.py": (*DATES, "top"),
     "pages/streams.py": (*DATES, "stream"),
     "pages/leads.py": (*DATES, "window", "hot_events", "hot_days", "warm_events", "warm_days",
-                       "cool_events", "payers", "view"),
+                       "cool_events", "payers", "list"),
     "pages/users.py": (*DATES, "q", "page", "user", "events_page"),
     "pages/audience.py": (*DATES, "lesson_type", "registered_from", "registered_to", "attended",
                           "booked", "stream", "status", "booking_from", "booking_to",

@@ -296,7 +296,7 @@ def test_payers_toggle_and_all_leads_view(monkeypatch, hand_url):
     assert cards(at) == {"Hot": "0", "Warm": "1", "Cool": "1", "Cold": "2"}
     assert at.dataframe[0].value["User ID"].tolist() == ids(U3)
     at.segmented_control[0].set_value("all").run()
-    assert at.query_params["view"] == "all"
+    assert at.query_params["list"] == "all"
     # tier, then events: U3 warm, L1 cool, L2 cold (2 events), L3 cold (0 events).
     table = at.dataframe[0].value
     assert table["User ID"].tolist() == ids(U3, L1, L2, L3)
@@ -308,9 +308,9 @@ def test_payers_toggle_and_all_leads_view(monkeypatch, hand_url):
     ("query", "notice"),
     [({"window": "abc"}, "Ignored `window=abc` from the link: “abc” is not a whole number. "
                          "Showing 7."),
-     ({"view": "nope"}, "Ignored `view=nope` from the link: “nope” is not one of the choices. "
+     ({"list": "nope"}, "Ignored `list=nope` from the link: “nope” is not one of the choices. "
                         "Showing Hot leads.")],
-    ids=["window", "view"],
+    ids=["window", "list"],
 )
 def test_malformed_lead_filters_fall_back_with_a_notice(monkeypatch, hand_url, query, notice):
     at = open_page(monkeypatch, hand_url, LEADS, **query)
@@ -321,7 +321,7 @@ def test_malformed_lead_filters_fall_back_with_a_notice(monkeypatch, hand_url, q
 
 
 def test_leads_csv_has_every_row_and_the_rules_in_its_name(monkeypatch, hand_url, downloads):
-    at = open_page(monkeypatch, hand_url, LEADS, view="all", window="14", cool_events="7")
+    at = open_page(monkeypatch, hand_url, LEADS, list="all", window="14", cool_events="7")
     assert not at.exception
     ((name, lead_rows),) = downloads.items()
     assert name == ("leads_2026-03-20T2100_window-14d_hot-20ev-5d_warm-10ev-3d_cool-7ev_all.csv")
@@ -341,7 +341,7 @@ def test_leads_csv_has_every_row_and_the_rules_in_its_name(monkeypatch, hand_url
 
 
 def test_lead_viewers_see_no_contact_details(monkeypatch, hand_url, downloads):
-    at = open_page(monkeypatch, hand_url, LEADS, role="viewer", view="all")
+    at = open_page(monkeypatch, hand_url, LEADS, role="viewer", list="all")
     assert not at.exception
     assert list(at.dataframe[0].value.columns) == [
         "User ID", "First name", "Events", "Active days", "Last activity", "Tier"]
@@ -367,7 +367,7 @@ def test_pages_on_demo_data_match_the_reports(monkeypatch, demo_url):
     monkeypatch.setattr("hsl_ui.sidebar.utc_now", utc_now)  # demo data ends today
     streams = open_page(monkeypatch, demo_url, STREAMS)
     assert not streams.exception
-    leads = open_page(monkeypatch, demo_url, LEADS, view="all")
+    leads = open_page(monkeypatch, demo_url, LEADS, list="all")
     assert not leads.exception
     engine = make_engine(demo_url)
     try:
