@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -288,6 +289,85 @@ saved_views = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("owner", "name"),
+)
+
+# ---- Digests and alerts (issue 12): the numbers come to the team in Telegram. Delivered
+# by the send-worker through campaigns (hsl.messaging), so they show in the Messages history.
+subscriptions = Table(  # a saved view's digest on a schedule (hsl.schedules)
+    "subscriptions",
+    metadata,
+    Column("id", SurrogateKey, primary_key=True, autoincrement=True),
+    Column("view_id", BigInteger, ForeignKey("saved_views.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("owner", Text, nullable=False),  # who subscribed (may differ from the view's owner)
+    Column("chat_id", BigInteger, nullable=False),  # a person's Telegram id or an allowed group
+    Column("every", Text, nullable=False),  # daily | weekly | monthly
+    Column("at_time", Text, nullable=False),  # local HH:MM in `tz`
+    Column("weekday", Integer),  # weekly: 0 = Monday
+    Column("day", Integer),  # monthly: 1..31 (the last day in shorter months)
+    Column("tz", Text, nullable=False),
+    Column("paused", Boolean, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_due_at", UTCDateTime),  # the last scheduled instant that was handled
+    Column("last_run_at", UTCDateTime),  # when it was handled
+    Column("last_outcome", Text),  # one sentence: "Sent", "Sent late", "Failed: …"
+    Index(None, "owner"),
+)
+
+digest_runs = Table(  # one row a subscription and period: the database says "once"
+    "digest_runs",
+    metadata,
+    Column("id", SurrogateKey, primary_key=True, autoincrement=True),
+    Column("subscription_id", BigInteger, ForeignKey("subscriptions.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("period_key", Text, nullable=False),  # hsl.schedules.period_key: 2026-12-03, 2026-W49
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("late", Boolean, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("campaign_id", BigInteger),  # the delivery, in the Messages history
+    Column("outcome", Text),
+    UniqueConstraint("subscription_id", "period_key"),
+)
+
+alert_rules = Table(  # "hot leads >= 20": notify when it becomes true, again after false
+    "alert_rules",
+    metadata,
+    Column("id", SurrogateKey, primary_key=True, autoincrement=True),
+    Column("owner", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("metric", Text, nullable=False),  # a key of hsl.alerts.METRICS
+    Column("params", Text, nullable=False, server_default=""),  # the metric's options (query)
+    Column("op", Text, nullable=False),  # >=, >, <=, <
+    Column("threshold", Float),  # NULL: compared with the same number for the period before
+    Column("chat_id", BigInteger, nullable=False),
+    Column("paused", Boolean, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("is_true", Boolean),  # the condition at the last check (NULL: never checked)
+    Column("last_checked_at", UTCDateTime),
+    Column("last_value", Float),
+    Column("last_fired_at", UTCDateTime),
+    Column("last_outcome", Text),
+    Index(None, "owner"),
+)
+
+alert_firings = Table(  # each time a rule became true and was sent
+    "alert_firings",
+    metadata,
+    Column("id", SurrogateKey, primary_key=True, autoincrement=True),
+    Column("rule_id", BigInteger, ForeignKey("alert_rules.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("fired_at", UTCDateTime, nullable=False),
+    Column("value", Float),
+    Column("campaign_id", BigInteger),
+)
+
+allowed_chats = Table(  # group chats an admin allows digests and alerts to go to
+    "allowed_chats",
+    metadata,
+    Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("title", Text, nullable=False),
+    Column("added_by", Text, nullable=False),
+    Column("added_at", UTCDateTime, nullable=False),
 )
 
 SUMMARY_TABLES = (summary_users, summary_user_days, summary_days, summary_day_types,
