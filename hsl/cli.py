@@ -18,10 +18,12 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from hsl import auth, bootstrap, demo, export, migrate
+from hsl.alert_commands import add_alerts_parser, run_alerts
 from hsl.bench import add_bench_parser
 from hsl.bench import run as run_bench
 from hsl.config import load_settings
 from hsl.db import check_connection, make_engine, printable, refuses_writes, safe_url
+from hsl.digest_commands import add_digest_parser, run_digest
 from hsl.errors import HslError, ValidationError
 from hsl.filters import DEFAULT_RANGE_DAYS, Period
 from hsl.messaging.commands import add_message_parser, run_message
@@ -77,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_message_parser(sub)
     add_views_parser(sub)
+    add_digest_parser(sub)
+    add_alerts_parser(sub)
     add_worker_parser(sub)
     add_bench_parser(sub)
 
@@ -248,10 +252,14 @@ def main(argv: list[str] | None = None) -> int:
             bootstrap.prepare(engine, is_demo=settings.is_demo, messaging=True,
                               tz=settings.timezone)
             return run_message(args, engine, settings)
-        elif args.command == "views":
+        elif args.command in ("views", "digest", "alerts"):
             settings = load_settings(args.db)
             engine = _connect(args.db, create=settings.is_demo)
             bootstrap.prepare(engine, is_demo=settings.is_demo, tz=settings.timezone)
+            if args.command == "digest":
+                return run_digest(args, engine, settings)
+            if args.command == "alerts":
+                return run_alerts(args, engine, settings)
             return run_views(args, engine)
         elif args.command == "send-worker":
             return run_worker(args, load_settings(args.db))

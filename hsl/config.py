@@ -40,6 +40,8 @@ class Settings:
     refresh_seconds: int = DEFAULT_REFRESH_SECONDS
     # Reports and summaries are read here when set (a read replica); writes go to database_url.
     read_database_url: str | None = None
+    # The address people open the app at (digests link to their view there); "" unknown.
+    public_url: str = ""
     secrets: dict = field(default_factory=dict, repr=False, compare=False, hash=False)
 
 
@@ -147,6 +149,16 @@ def existing_only(raw: str) -> str:
     return url.update_query_dict({"mode": "rw"}).render_as_string(hide_password=False)
 
 
+def _public_url(text: object) -> str:
+    """The app's public address without a trailing slash; one sentence unless http(s)."""
+    url = str(text).strip().rstrip("/")
+    if url and not (url.startswith(("http://", "https://")) and " " not in url
+                    and len(url) <= 300 and url.isprintable()):
+        raise ValidationError("HSL_PUBLIC_URL (public_url) must be the app's address, such as "
+                              "https://analytics.example.org.")
+    return url
+
+
 def load_settings(db_url: str | None = None, secrets: dict | None = None) -> Settings:
     """Resolve settings: `--db` beats `DATABASE_URL` beats secrets beats the demo file.
 
@@ -173,6 +185,7 @@ def load_settings(db_url: str | None = None, secrets: dict | None = None) -> Set
     every = os.environ.get("HSL_REFRESH_SECONDS") or secrets.get(
         "refresh_seconds", DEFAULT_REFRESH_SECONDS)
     read_url = os.environ.get("HSL_READ_DATABASE_URL") or secrets.get("read_database_url")
+    public = os.environ.get("HSL_PUBLIC_URL") or secrets.get("public_url") or ""
     return Settings(
         database_url=existing_only(url) if url else demo_url(),
         timezone=check_timezone(timezone),
@@ -184,5 +197,6 @@ def load_settings(db_url: str | None = None, secrets: dict | None = None) -> Set
         telegram_rate=_rate(rate),
         refresh_seconds=_refresh_seconds(every),
         read_database_url=_read_url(read_url, url, db_url),
+        public_url=_public_url(public),
         secrets=secrets,
     )
