@@ -36,6 +36,8 @@ PAGES = [
      Permission.COMPOSE_MESSAGES, NONE),
     ("People", "pages/audit_log.py", "Audit log", ":material/history:",
      Permission.VIEW_AUDIT_LOG, RANGE),
+    ("People", "pages/subscriptions.py", "Subscriptions & alerts", ":material/notifications:",
+     Permission.VIEW_DASHBOARDS, NONE),
 ]
 
 SIDEBAR_PX = 280  # leaves room for five KPI cards side by side at 1280 px

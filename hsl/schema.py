@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
@@ -176,6 +177,7 @@ campaigns = Table(
     Column("started_at", UTCDateTime),
     Column("finished_at", UTCDateTime),
     Column("dry_run", Boolean, nullable=False, server_default="0"),
+    Column("photo", LargeBinary),  # a digest's chart (PNG), sent with the text as caption
     Index(None, "status", "scheduled_at"),
 )
 

@@ -55,6 +55,7 @@ BATCH_SECONDS = 0.2  # a claim holds about this much sending: a crash strands li
 MAX_BATCH = 100
 POLL_S = 1.0  # idle: look for due work this often
 RECOVER_EVERY_S = 30.0  # look for dead workers' rows this often (and on the first turn)
+NOTIFY_EVERY_S = 60.0  # look for due digests and check the alert rules this often (and first)
 PEERS_EVERY_S = 1.0  # recount the live workers sharing the rate this often
 FLUSH_IF_IDLE_S = 0.005  # a pause this long is worth a write (one costs about a ms)
 FLUSH_AFTER_S = 0.25  # outcomes wait at most this long to be written (unless a send is slow)
@@ -99,8 +100,13 @@ class Worker:
         stop_event: threading.Event | None = None,
         batch: int | None = None,
         poll_s: float = POLL_S,
+        notify: Callable[[datetime], object] | None = None,
     ) -> None:
         self.engine = engine
+        # The digest and alert turn (hsl.notify.turn): on the first turn, then every
+        # NOTIFY_EVERY_S; what it queues is delivered by this worker like any campaign.
+        self.notify = notify
+        self._last_notify = -math.inf
         self.transport_for = transport_for
         self.rate = float(rate)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -144,6 +150,7 @@ class Worker:
             if stale:
                 log.warning("Marked %d message(s) of stopped workers unknown (not resent).",
                             stale)
+        self._notify(now)
         self._share_rate(now)
         self._resolve_transports()
         batch = delivery.claim(
@@ -160,6 +167,18 @@ class Worker:
         for campaign_id in delivery.finish_done_campaigns(self.engine, now=self.clock()):
             log.info("Campaign %d is done.", campaign_id)
         return handled
+
+    def _notify(self, now: datetime) -> None:
+        """Queue the digests owed and the alerts that fired (when it is time for a turn).
+        A failure is logged and tried again next time: it never stops the deliveries."""
+        if self.notify is None or self.monotonic() - self._last_notify < NOTIFY_EVERY_S:
+            return
+        self._last_notify = self.monotonic()
+        try:
+            self.notify(now)
+        except Exception as err:  # noqa: BLE001 - logged; deliveries go on
+            log.warning("The digest and alert turn failed (%s); trying again in %g s.",
+                        type(err).__name__, NOTIFY_EVERY_S, exc_info=True)
 
     def _deliver(self, batch: list[Claimed]) -> int:
         handled = 0
@@ -179,7 +198,8 @@ class Worker:
                 rest.pop(0)  # from here on it may go out, so it is never given back
                 self.pacer.begin(item.user_id)
                 try:
-                    outcome = transport.send(item.user_id, text)
+                    outcome = (transport.send(item.user_id, text) if item.photo is None
+                               else transport.send(item.user_id, text, photo=item.photo))
                 except Exception as err:
                     self.pacer.end(item.user_id)
                     self._note(item, None)  # may have gone out: unknown, never resent
@@ -471,7 +491,17 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
             return real
 
         stop = threading.Event()
-        worker = Worker(engine, transport_for, rate=settings.telegram_rate, stop_event=stop)
+        from hsl import notify  # the reports behind digests: only in a worker process
+
+        def notify_turn(now: datetime) -> None:
+            done = notify.turn(engine, now=now, tz=settings.timezone,
+                               public_url=settings.public_url, dry_run=settings.is_demo)
+            if done.digests or done.alerts:
+                log.info("Queued %d digest(s) and %d alert(s).", len(done.digests),
+                         len(done.alerts))
+
+        worker = Worker(engine, transport_for, rate=settings.telegram_rate, stop_event=stop,
+                        notify=notify_turn)
         previous = _on_signals(stop)
         log.info("Send-worker %s started on %s (%g messages a second%s).", worker.worker_id,
                  safe_url(engine.url), settings.telegram_rate, ", once" if args.once else "")

@@ -265,6 +265,12 @@ def date_range(start: date, end: date) -> str:
     return f"{day(start)} – {day(end)}"
 
 
+def moment(when: datetime, tz: str) -> str:
+    """Return an aware datetime as `3 Dec 2026, 09:00` in timezone `tz`."""
+    local = when.astimezone(ZoneInfo(tz))
+    return f"{day(local.date())}, {local:%H:%M}"
+
+
 def clock(moment: datetime, tz: str) -> str:
     """Return the wall-clock time `HH:MM:SS` of an aware datetime in timezone `tz`."""
     return moment.astimezone(ZoneInfo(tz)).strftime("%H:%M:%S")

@@ -256,7 +256,8 @@ def campaign_detail(campaign_id: int, actor: Actor, tz: str) -> None:
 
 
 AUDIENCE_KINDS = {"audience": "the Audience builder's filters", "stream": "a stream",
-                  "ids": "pasted IDs", "test": "a test to one Telegram ID"}
+                  "ids": "pasted IDs", "test": "a test to one Telegram ID",
+                  "digest": "a digest to one chat", "alert": "an alert to one chat"}
 
 
 def _about(found: campaigns.Campaign, tz: str) -> str:

@@ -83,6 +83,7 @@ PAGE_PARAMS: dict[str, tuple[str, ...]] = {
                           "active_days", "event_type", "ids", "page"),
     "pages/messages.py": (*DATES, "audience", "campaign"),
     "pages/audit_log.py": (*DATES, "user", "actor"),
+    "pages/subscriptions.py": DATES,
 }
 # The pages a role may open (the rest are not in its navigation).
 ROLE_PAGES = {

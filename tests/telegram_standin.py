@@ -51,7 +51,7 @@ BOT_USER = {
     "supports_inline_queries": False,
 }
 
-VERBATIM = {"chat_id", "text", "parse_mode"}
+VERBATIM = {"chat_id", "text", "caption", "parse_mode"}
 
 DESCRIPTIONS = {
     403: "Forbidden: bot was blocked by the user",
@@ -71,6 +71,8 @@ class Received:
     at: float  # time.monotonic() on arrival
     answer: str  # the script step it got
     params: dict[str, Any] = field(default_factory=dict)  # every parameter, JSON-decoded
+    method: str = "sendMessage"  # or sendPhoto: `text` is then the caption
+    photo: bytes | None = None  # the uploaded picture of a sendPhoto
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,8 @@ class TelegramStandin:
         with self._lock:
             self._calls.append(Call(method, token_ok, time.monotonic()))
 
-    def _take_step(self, chat_id: int | str, text: Any, params: dict[str, Any]) -> tuple[str, int]:
+    def _take_step(self, chat_id: int | str, text: Any, params: dict[str, Any],
+                   method: str = "sendMessage", photo: bytes | None = None) -> tuple[str, int]:
         """Record the message, pick its answer and (for a success) its message_id."""
         with self._lock:
             queue = self._scripts.get(chat_id)
@@ -187,6 +190,8 @@ class TelegramStandin:
                     at=time.monotonic(),
                     answer=step,
                     params=params,
+                    method=method,
+                    photo=photo,
                 )
             )
             kind, _ = _parse_step(step)
@@ -195,6 +200,26 @@ class TelegramStandin:
                 message_id = self._next_message_id
                 self._next_message_id += 1
             return step, message_id
+
+
+def _multipart(content_type: str, data: bytes) -> dict[str, Any]:
+    """The fields of a multipart/form-data body: text fields as `_read_body` keeps them, an
+    uploaded file (a part with a filename) as its bytes."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + data)
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            fields[name] = payload
+        else:
+            text = payload.decode("utf-8", "replace")
+            fields[name] = text if name in VERBATIM else _json_value(text)
+    return fields
 
 
 def _parse_step(step: str) -> tuple[str, float]:
@@ -229,8 +254,11 @@ def _handler_for(standin: TelegramStandin) -> type[BaseHTTPRequestHandler]:
 
         def _read_body(self) -> dict[str, Any]:
             length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+            data = self.rfile.read(length) if length else b""
             kind = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            if kind == "multipart/form-data":  # an upload (sendPhoto): files stay bytes
+                return _multipart(self.headers.get("Content-Type", ""), data)
+            raw = data.decode("utf-8", "replace")
             if kind == "application/json":
                 data = json.loads(raw or "{}")
                 return dict(data) if isinstance(data, dict) else {}
@@ -253,15 +281,17 @@ def _handler_for(standin: TelegramStandin) -> type[BaseHTTPRequestHandler]:
                 return
             if method == "getMe":
                 self._answer_ok(BOT_USER)
-            elif method == "sendMessage":
-                self._send_message(body)
+            elif method in ("sendMessage", "sendPhoto"):
+                self._send_message(body, method)
             else:
                 self._answer_error(404)
 
-        def _send_message(self, params: dict[str, Any]) -> None:
+        def _send_message(self, params: dict[str, Any], method: str = "sendMessage") -> None:
             chat_id = _chat_key(params.get("chat_id"))
-            text = params.get("text")
-            step, message_id = standin._take_step(chat_id, text, params)
+            text = params.get("caption" if method == "sendPhoto" else "text")
+            photo = params.pop("photo", None) if method == "sendPhoto" else None
+            step, message_id = standin._take_step(chat_id, text, params, method,
+                                                  photo if isinstance(photo, bytes) else None)
             kind, number = _parse_step(step)
             if kind == "drop":
                 self.close_connection = True

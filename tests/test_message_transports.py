@@ -59,6 +59,38 @@ def test_success_returns_telegrams_message_id_and_the_exact_html(standin, transp
     assert isinstance(transport, Transport)
 
 
+def _png_pixel() -> bytes:
+    """A valid 1×1 grey PNG, built by hand."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body)))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)  # 1×1, 8-bit greyscale
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\x00\x80")) + chunk(b"IEND", b""))
+
+
+PIXEL = _png_pixel()
+
+
+def test_a_photo_goes_out_by_sendphoto_with_the_text_as_its_caption(standin, transport):
+    caption = "<b>Weekly funnel</b>\n1 Nov – 30 Nov 2026: 390 registered"
+    outcome = transport.send(-1001234567890, caption, photo=PIXEL)
+    assert outcome == Outcome("sent", message_id=1)
+    [got] = standin.messages
+    assert (got.method, got.chat_id, got.text, got.parse_mode) == (
+        "sendPhoto", -1001234567890, caption, "HTML")
+    assert got.photo == PIXEL  # the very bytes, uploaded as a file
+
+
+def test_a_refused_photo_is_an_outcome_like_a_message(standin, transport):
+    standin.script(CHAT, ["403"])
+    assert transport.send(CHAT, "digest", photo=PIXEL).kind == "blocked"
+
+
 @pytest.mark.parametrize(
     ("step", "kind", "retry_after", "says"),
     [

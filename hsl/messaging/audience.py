@@ -31,7 +31,8 @@ from hsl.metrics.common import fetch, latest_names
 from hsl.metrics.users import known_user_ids, parse_user_ids, validate_user_ids
 from hsl.schema import bookings, campaign_recipients
 
-KINDS = ("audience", "stream", "ids", "test")
+ONE_CHAT = ("test", "digest", "alert")  # one chat, never skipped: a test, a digest, an alert
+KINDS = ("audience", "stream", "ids", *ONE_CHAT)
 FINAL_STATUSES = ("sent", "failed", "blocked")
 RECIPIENT_COLUMNS = ["user_id", "first_name", "username"]
 
@@ -82,7 +83,9 @@ def check_spec(bind: Engine | Connection, kind: str, spec: str) -> str:
         if not spec.strip():
             raise ValidationError("Paste at least one user id.")
         return spec
-    return str(chat_id_of(spec))
+    if kind == "test":
+        return str(chat_id_of(spec))
+    return str(_any_chat(spec))  # digest, alert: a person or a group (checked when subscribed)
 
 
 def chat_id_of(spec: str | int) -> int:
@@ -91,6 +94,15 @@ def chat_id_of(spec: str | int) -> int:
     if malformed or len(ids) != 1:
         raise ValidationError(f"{str(spec)[:40]!r} is not one Telegram user id.")
     return ids[0]
+
+
+def _any_chat(spec: str) -> int:
+    """The chat of a digest or an alert: a person's id or a group's (negative) id."""
+    text = str(spec).strip()
+    digits = text.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()) or not 0 < int(digits) < 10**15:
+        raise ValidationError(f"{text[:40]!r} is not a Telegram chat id.")
+    return int(text)
 
 
 def _fetch_flag(bind: Engine | Connection, condition) -> bool:
@@ -140,7 +152,7 @@ def selection(
     blocked, else NULL) of everyone the spec reaches, by user_id; and the malformed and
     unknown tokens left out. ValidationError for an unusable spec."""
     stored = check_spec(conn, kind, spec)
-    if kind == "test":
+    if kind in ONE_CHAT:
         chat = literal(int(stored), BigInteger)
         return select(chat.label("user_id"), *latest_names(chat),
                       literal(None, BigInteger).label("blocked_in")), [], []

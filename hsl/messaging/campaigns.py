@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -81,6 +81,7 @@ class Campaign:
     started_at: datetime | None
     finished_at: datetime | None
     dry_run: bool
+    photo: bytes | None = field(default=None, repr=False)  # a digest's chart (PNG)
 
 
 @dataclass(frozen=True)
@@ -358,6 +359,30 @@ def send_test(engine: Engine, actor: Actor, text: str, chat_id: int | str, *, no
                          scheduled_at=None)
         _queue(conn, actor, _locked(conn, new_id), now=now, tz="UTC", scheduled_at=None,
                reason=f"Test message to chat {chat}.")
+        return new_id
+
+
+def queue_one(engine: Engine, *, kind: str, text: str, chat: int, created_by: str,
+              now: datetime, dry_run: bool, reason: str, photo: bytes | None = None) -> int:
+    """Create and queue at once a one-chat "digest" or "alert" campaign; return its id.
+
+    The send-worker makes these for the person who subscribed or set the alert
+    (`created_by`), so they show in the Messages history like any campaign. `text` is the
+    finished Telegram HTML (its braces are made literal here: it has no placeholders);
+    `photo` (PNG) goes out with the text as its caption.
+    """
+    if kind not in ("digest", "alert"):
+        raise ValidationError(f"{kind!r} is not a digest or an alert.")
+    text = _checked_text(text.replace("{", "{{").replace("}", "}}"))
+    actor = Actor(created_by, "admin")
+    with writing(engine) as conn:
+        stored = check_spec(conn, kind, str(chat))
+        new_id = _insert(conn, actor, text, kind, stored, now=now, dry_run=dry_run,
+                         scheduled_at=None)
+        if photo is not None:
+            conn.execute(update(campaigns).where(campaigns.c.id == new_id).values(photo=photo))
+        _queue(conn, actor, _locked(conn, new_id), now=now, tz="UTC", scheduled_at=None,
+               reason=reason)
         return new_id
 
 

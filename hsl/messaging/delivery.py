@@ -63,6 +63,7 @@ class Claimed:
     template: str = field(repr=False)  # the campaign's text as written
     first_name: str | None = field(default=None, repr=False)  # frozen with the list
     username: str | None = field(default=None, repr=False)
+    photo: bytes | None = field(default=None, repr=False)  # a digest's chart (PNG)
 
 
 @lru_cache(maxsize=64)
@@ -133,7 +134,7 @@ def claim(
     claimed: list[Claimed] = []
     with writing(engine) as conn:
         due = conn.execute(
-            select(_C.id, _C.status, _C.text, _C.dry_run)
+            select(_C.id, _C.status, _C.text, _C.dry_run, _C.photo)
             .where(_due_campaign(now), _kind(True if dry_run_only else None))
             .order_by(_C.id)
         ).all()
@@ -173,6 +174,7 @@ def claim(
                     template=campaign.text,
                     first_name=row.first_name,
                     username=row.username,
+                    photo=campaign.photo,
                 )
                 for row in rows
             ), key=lambda c: c.user_id)

@@ -63,12 +63,13 @@ class Outcome:
 
 @runtime_checkable
 class Transport(Protocol):
-    """Sends one Telegram-HTML message (parse_mode=HTML, link previews off) to one chat."""
+    """Sends one Telegram-HTML message (parse_mode=HTML, link previews off) to one chat;
+    with `photo` (PNG bytes), the picture with the text as its caption (digests)."""
 
     name: str
     dry_run: bool
 
-    def send(self, chat_id: int, text: str) -> Outcome: ...
+    def send(self, chat_id: int, text: str, photo: bytes | None = None) -> Outcome: ...
 
     def close(self) -> None: ...
 
@@ -286,11 +287,12 @@ class TelegramTransport:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def send(self, chat_id: int, text: str) -> Outcome:
-        """Send ``text`` (Telegram HTML) to ``chat_id``; never raises for Telegram's sake."""
+    def send(self, chat_id: int, text: str, photo: bytes | None = None) -> Outcome:
+        """Send ``text`` (Telegram HTML) to ``chat_id``, as the caption of ``photo`` when
+        one is given (sendPhoto); never raises for Telegram's sake."""
         if not self._finalizer.alive:
             raise RuntimeError("This Telegram transport is closed.")
-        future = asyncio.run_coroutine_threadsafe(self._send(chat_id, text), self._loop)
+        future = asyncio.run_coroutine_threadsafe(self._send(chat_id, text, photo), self._loop)
         try:
             return future.result(timeout=self._backstop)
         except TimeoutError:
@@ -304,17 +306,21 @@ class TelegramTransport:
         """Close connections and stop the private loop; calling it again does nothing."""
         self._finalizer()
 
-    async def _send(self, chat_id: int, text: str) -> Outcome:
+    async def _send(self, chat_id: int, text: str, photo: bytes | None = None) -> Outcome:
         from telegram import LinkPreviewOptions
         from telegram.constants import ParseMode
 
         try:
-            message = await self._bot.send_message(
-                chat_id=chat_id,
-                text=text,
-                parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
+            if photo is not None:
+                message = await self._bot.send_photo(
+                    chat_id=chat_id, photo=photo, caption=text, parse_mode=ParseMode.HTML)
+            else:
+                message = await self._bot.send_message(
+                    chat_id=chat_id,
+                    text=text,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
         except Exception as exc:  # every failure becomes an Outcome, never an exception
             outcome = self._outcome_of(exc, _last_status.get())
             return replace(outcome, error=_sentence(outcome.error or "Sending failed"))
@@ -388,14 +394,17 @@ class DryRunTransport:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.sent: list[tuple[int, str, int]] = []
+        self.photos: dict[int, bytes] = {}  # message id → the picture a digest carried
 
     def __repr__(self) -> str:
         return "DryRunTransport()"
 
-    def send(self, chat_id: int, text: str) -> Outcome:
+    def send(self, chat_id: int, text: str, photo: bytes | None = None) -> Outcome:
         with self._lock:
             message_id = next(self._ids)
             self.sent.append((chat_id, text, message_id))
+            if photo is not None:
+                self.photos[message_id] = photo
         return Outcome("sent", message_id=message_id)
 
     def close(self) -> None:

@@ -1,5 +1,6 @@
 """Digests and alerts (issue 12): subscriptions of saved views, one run a period, alert
-rules with their firings, and the group chats an admin allows.
+rules with their firings, the group chats an admin allows, and `campaigns.photo` (a
+digest's chart, sent as a photo with the text as its caption).
 
 Creates each table only when it does not exist yet; spelled out here rather than taken
 from hsl.schema, so this revision keeps meaning what it meant. The bot's tables are not
@@ -103,12 +104,17 @@ def _tables() -> dict[str, tuple]:
 
 
 def upgrade() -> None:
-    existing = set(sa.inspect(op.get_bind()).get_table_names())
+    found = sa.inspect(op.get_bind())
+    existing = set(found.get_table_names())
     for name, columns in _tables().items():
         if name not in existing:
             op.create_table(name, *columns)
+    if "photo" not in {c["name"] for c in found.get_columns("campaigns")}:
+        op.add_column("campaigns", sa.Column("photo", sa.LargeBinary))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("campaigns") as batch:
+        batch.drop_column("photo")
     for name in reversed(list(_tables())):
         op.drop_table(name)
