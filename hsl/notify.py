@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from hsl import subscriptions, views
@@ -80,9 +80,36 @@ def digest_turn(engine: Engine, *, now: datetime, tz: str, public_url: str,
     return queued, failed
 
 
+def alert_turn(engine: Engine, *, now: datetime, tz: str, public_url: str,
+               dry_run: bool) -> list[int]:
+    """Check every alert rule; a rule that became true is queued as an "alert" campaign in
+    the transaction that records its firing (so it fires, and is sent, once)."""
+    from hsl import alerts  # the reports behind the numbers: only when needed
+
+    queued: list[int] = []
+
+    def send(conn: Connection, rule_id: int, chat: int, text: str) -> int:
+        rule = alerts.get(engine, rule_id)
+        campaign_id = queue_one(engine, kind="alert", text=text, chat=chat,
+                                created_by=rule.owner, now=now, dry_run=dry_run, conn=conn,
+                                reason=f"Alert “{rule.name}” became true.")
+        queued.append(campaign_id)
+        return campaign_id
+
+    alerts.check(engine, now=now, tz=tz, dry_run=False, public_url=public_url, notify=send)
+    return queued
+
+
 def turn(engine: Engine, *, now: datetime, tz: str, public_url: str,
          dry_run: bool) -> TurnResult:
     """One turn: the digests owed now, then the alert rules."""
     digests_queued, failed = digest_turn(engine, now=now, tz=tz, public_url=public_url,
                                          dry_run=dry_run)
-    return TurnResult(digests_queued, [], failed)
+    try:
+        alerts_queued = alert_turn(engine, now=now, tz=tz, public_url=public_url,
+                                   dry_run=dry_run)
+    except (HslError, SQLAlchemyError) as err:
+        sentence = " ".join(str(err).split())[:300] or type(err).__name__
+        log.warning("Checking the alert rules failed: %s", sentence)
+        return TurnResult(digests_queued, [], [*failed, f"Alerts: {sentence}"])
+    return TurnResult(digests_queued, alerts_queued, failed)

@@ -20,13 +20,24 @@ st.title("Subscriptions & alerts")
 st.caption(f"Digests of saved views and alerts, delivered to Telegram by the send-worker "
            f"(times in {tz}). Deliveries are listed on the Messages page like any message.")
 
-_NOTICE = "_hsl_subscriptions_notice"
+_NOTICE = alerts_ui.NOTICE  # one sentence left by the last change on this page
 if notice := st.session_state.pop(_NOTICE, None):
     st.success(fmt.md(notice), icon=":material/check_circle:")
 
 
 def _when(moment: datetime | None) -> str:
     return "" if moment is None else fmt.moment(moment, tz)
+
+
+def _short(schedule: schedules.Schedule) -> str:
+    """The schedule in a table cell: `Daily, 09:00`, `Mondays, 09:00`, `Monthly, day 31, 08:30`
+    (the column's help says what day 29–31 do in shorter months)."""
+    at = schedule.at.strftime("%H:%M")
+    if schedule.every == "daily":
+        return f"Daily, {at}"
+    if schedule.every == "weekly":
+        return f"{schedules.WEEKDAYS[schedule.weekday]}s, {at}"
+    return f"Monthly, day {schedule.day}, {at}"
 
 
 def _done(sentence: str) -> None:
@@ -42,14 +53,22 @@ if not mine:
 else:
     table = pd.DataFrame([{
         "id": s.id, "view": s.view_name, **({"owner": s.owner} if actor.role == "admin" else {}),
-        "chat": str(s.chat_id), "schedule": s.schedule.describe(),
+        "chat": str(s.chat_id), "schedule": _short(s.schedule),
         "next_run": "Paused" if s.paused else _when(s.next_run(now)),
         "last_run": _when(s.last_run_at), "last_outcome": s.last_outcome or "",
     } for s in mine])
+    text = st.column_config.TextColumn
     tables.draw(table.rename(columns={
         "id": "#", "view": "View", "owner": "Owner", "chat": "Telegram chat",
         "schedule": "Schedule", "next_run": "Next run", "last_run": "Last run",
-        "last_outcome": "Last outcome"}), {})
+        "last_outcome": "Last outcome"}), {
+        "#": st.column_config.NumberColumn(width=35), "View": text(width=110),
+        "Owner": text(width=100),
+        "Schedule": text(width=140, help="Local times; a monthly day 29–31 is the last day "
+                                         "of a shorter month."),
+        "Telegram chat": text(width=115), "Next run": text(width=125),
+        "Last run": text(width=125), "Last outcome": text(width=180),
+    })
     by_id = {s.id: s for s in mine}
     pick, pause_box, delete_box = st.columns([3, 1, 1], vertical_alignment="bottom")
     chosen = pick.selectbox("Subscription", list(by_id), key="hsl_sub_pick",

@@ -271,7 +271,8 @@ def test_sample_takes_the_first_people_who_are_not_blocked(db):
     ("test", "abc", "'abc' is not one Telegram user id."),
     ("test", "1 2", "'1 2' is not one Telegram user id."),
     ("audience", "tier=x", "In the audience query, tier='x' is not one of hot, warm, cool, cold."),
-    ("everyone", "", "'everyone' is not an audience kind; use one of audience, stream, ids, test, digest, alert."),
+    ("everyone", "", "'everyone' is not an audience kind; use one of audience, stream, ids, "
+                     "test, digest, alert."),
 ])
 def test_an_unusable_spec_is_one_sentence(db, kind, spec, sentence):
     with pytest.raises(ValidationError) as err:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, time
 
 import pytest
 
-from hsl import subscriptions, views
+from hsl import alerts, subscriptions, views
 from hsl.auth import Actor
 from hsl.db import make_engine
 from hsl.schedules import Schedule
@@ -60,7 +60,7 @@ def test_subscribe_to_a_saved_view_and_see_its_next_run(monkeypatch, url):
         "Subscribed: “Funnel <b>”, Daily at 09:00, digest #1."]
     [row] = table(at)
     assert (row["View"], row["Telegram chat"], row["Schedule"], row["Next run"],
-            row["Last run"]) == ("Funnel <b>", "123456789", "Daily at 09:00",
+            row["Last run"]) == ("Funnel <b>", "123456789", "Daily, 09:00",
                                  "21 Mar 2026, 09:00", "")
     [kept] = _with(url, lambda e: subscriptions.listed(e, ME))
     assert (kept.view_id, kept.chat_id, kept.schedule.tz) == (view_id, 123456789,
@@ -112,3 +112,39 @@ def test_a_viewer_sees_their_own_and_an_admin_everyones(monkeypatch, url):
     everyone = open_page(monkeypatch, url, PAGE, "admin")
     assert [(r["Owner"], r["Telegram chat"]) for r in table(everyone)] == [
         (ANONYMOUS, "111"), ("bob", "222")]
+
+
+def test_add_an_alert_and_see_it_listed(monkeypatch, url):
+    at = open_page(monkeypatch, url, PAGE, "analyst")
+    assert not at.exception
+    by_label(at.text_input, "Name *").input("Many hot leads")
+    by_label(at.selectbox, "Number *").select("hot-leads")
+    by_label(at.text_input, "Telegram chat *").input("123456789")
+    by_label(at.button, "Add the alert").click().run()
+    assert not at.exception
+    assert [shown(s.value) for s in at.success] == ["Added the alert #1 “Many hot leads”."]
+    [row] = at.dataframe[-1].value.to_dict("records")
+    assert (row["Name"], row["Condition"], row["Telegram chat"], row["Now"]) == (
+        "Many hot leads", "Hot leads ≥ 20", "123456789", "Not checked yet")
+    [rule] = _with(url, lambda e: alerts.rules(e, Actor(ANONYMOUS, "analyst")))
+    assert (rule.metric, rule.op, rule.threshold, rule.params) == ("hot-leads", ">=", 20.0,
+                                                                 "window_days=7")
+    by_label(at.button, "Pause").click().run()  # the digests have none: this is the alert's
+    assert [shown(s.value) for s in at.success] == ["Paused the alert “Many hot leads”."]
+
+
+def test_an_alert_against_the_period_before_and_a_bad_number(monkeypatch, url):
+    at = open_page(monkeypatch, url, PAGE, "analyst")
+    by_label(at.text_input, "Name *").input("Payments down")
+    by_label(at.selectbox, "Number *").select("confirmed-payments")
+    by_label(at.selectbox, "Is *").select("<")
+    by_label(at.text_input, "Than *").input("lots")
+    by_label(at.text_input, "Telegram chat *").input("123456789")
+    by_label(at.button, "Add the alert").click().run()
+    assert [shown(e.value) for e in at.error] == [
+        "“lots” is not a number; write one, or “the period before”."]
+    by_label(at.text_input, "Than *").input("the period before")
+    by_label(at.button, "Add the alert").click().run()
+    [rule] = _with(url, lambda e: alerts.rules(e, Actor(ANONYMOUS, "analyst")))
+    assert (rule.metric, rule.op, rule.threshold, rule.params) == (
+        "confirmed-payments", "<", None, "dates=last-7-days")  # the form's default dates

@@ -363,27 +363,32 @@ def send_test(engine: Engine, actor: Actor, text: str, chat_id: int | str, *, no
 
 
 def queue_one(engine: Engine, *, kind: str, text: str, chat: int, created_by: str,
-              now: datetime, dry_run: bool, reason: str, photo: bytes | None = None) -> int:
+              now: datetime, dry_run: bool, reason: str, photo: bytes | None = None,
+              conn: Connection | None = None) -> int:
     """Create and queue at once a one-chat "digest" or "alert" campaign; return its id.
 
     The send-worker makes these for the person who subscribed or set the alert
     (`created_by`), so they show in the Messages history like any campaign. `text` is the
     finished Telegram HTML (its braces are made literal here: it has no placeholders);
-    `photo` (PNG) goes out with the text as its caption.
+    `photo` (PNG) goes out with the text as its caption. With `conn` (an open write
+    transaction, e.g. an alert's firing) it is queued in that transaction.
     """
     if kind not in ("digest", "alert"):
         raise ValidationError(f"{kind!r} is not a digest or an alert.")
+    if conn is None:
+        with writing(engine) as own:
+            return queue_one(engine, kind=kind, text=text, chat=chat, created_by=created_by,
+                             now=now, dry_run=dry_run, reason=reason, photo=photo, conn=own)
     text = _checked_text(text.replace("{", "{{").replace("}", "}}"))
     actor = Actor(created_by, "admin")
-    with writing(engine) as conn:
-        stored = check_spec(conn, kind, str(chat))
-        new_id = _insert(conn, actor, text, kind, stored, now=now, dry_run=dry_run,
-                         scheduled_at=None)
-        if photo is not None:
-            conn.execute(update(campaigns).where(campaigns.c.id == new_id).values(photo=photo))
-        _queue(conn, actor, _locked(conn, new_id), now=now, tz="UTC", scheduled_at=None,
-               reason=reason)
-        return new_id
+    stored = check_spec(conn, kind, str(chat))
+    new_id = _insert(conn, actor, text, kind, stored, now=now, dry_run=dry_run,
+                     scheduled_at=None)
+    if photo is not None:
+        conn.execute(update(campaigns).where(campaigns.c.id == new_id).values(photo=photo))
+    _queue(conn, actor, _locked(conn, new_id), now=now, tz="UTC", scheduled_at=None,
+           reason=reason)
+    return new_id
 
 
 # ---------------------------------------------------------------- pause, resume, cancel, retry
