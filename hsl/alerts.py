@@ -23,7 +23,6 @@ from __future__ import annotations
 import html
 import math
 import operator
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,7 +32,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from hsl import subscriptions
+from hsl import subscriptions, views
 from hsl.auth import Actor, Permission, require
 from hsl.db import is_postgres, reading, writing
 from hsl.errors import NotFoundError, PermissionDenied, ValidationError
@@ -43,7 +42,7 @@ from hsl.metrics.lessons import lesson_registrations
 from hsl.metrics.overview import kpis
 from hsl.schema import alert_firings, alert_rules, allowed_chats
 
-MAX_NAME = 80
+MAX_NAME = views.MAX_NAME
 MAX_PARAMS = 500
 MAX_DAYS = 366
 MAX_THRESHOLD = 1e12
@@ -232,17 +231,8 @@ def _number(value: float, percent: bool = False) -> str:
 
 
 def clean_name(text: str) -> str:
-    """The rule's name as kept: spaces collapsed; one sentence when it is empty, too long or
-    holds control characters."""
-    name = " ".join(str(text).split())
-    if not name:
-        raise ValidationError("An alert rule needs a name.")
-    if len(name) > MAX_NAME:
-        raise ValidationError(f"An alert rule's name can be at most {MAX_NAME} characters long.")
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in name):
-        raise ValidationError("An alert rule's name cannot hold control or invisible "
-                              "characters.")
-    return name
+    """The rule's name as kept, by the rules of a saved view's name (hsl.views.clean_name)."""
+    return views.clean_name(text, "alert rule")
 
 
 def _threshold(value: float | None) -> float | None:

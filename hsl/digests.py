@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
@@ -307,17 +307,10 @@ def funnel(engine: Engine, period: Period, filters: Filters, dates: str) -> _Con
 
 
 def active_users_a_day(daily: pd.DataFrame, today: date) -> int | None:
-    """The average of `active_users` a day, rounded, as the Activity page shows it: over
-    the days from the first day with events, without today while it is not over unless it
-    is the only day; None without events."""
-    seen = daily.loc[daily["events"] > 0, "day"]
-    if seen.empty:
-        return None
-    first, last = seen.min(), daily["day"].max()
-    if last == today and first < today:
-        last = today - timedelta(days=1)
-    days = daily[(daily["day"] >= first) & (daily["day"] <= last)]
-    return int(round(days["active_users"].mean()))
+    """The average of `active_users` a day, rounded, as the Activity page shows it (over
+    hsl.metrics.activity.averaged_days); None without events."""
+    days = activity.averaged_days(daily, today)
+    return None if days.empty else int(round(days["active_users"].mean()))
 
 
 def activity_page(engine: Engine, period: Period, filters: Filters, dates: str) -> _Content:

@@ -91,16 +91,21 @@ class SavedView:
 # ---------------------------------------------------------------- checking what is given
 
 
-def clean_name(text: str) -> str:
-    """The view's name as kept: spaces collapsed; one sentence when it is empty, too long
-    or holds control characters."""
+_NAMED = {"view": ("A saved view", "A view's"), "alert rule": ("An alert rule",
+                                                                 "An alert rule's")}
+
+
+def clean_name(text: str, kind: str = "view") -> str:
+    """The name of a view (or an alert rule, `kind`) as kept: spaces collapsed; one
+    sentence when it is empty, too long or holds control or invisible characters."""
+    needs, whose = _NAMED[kind]
     name = " ".join(str(text).split())
     if not name:
-        raise ValidationError("A saved view needs a name.")
+        raise ValidationError(f"{needs} needs a name.")
     if len(name) > MAX_NAME:
-        raise ValidationError(f"A view's name can be at most {MAX_NAME} characters long.")
+        raise ValidationError(f"{whose} name can be at most {MAX_NAME} characters long.")
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in name):
-        raise ValidationError("A view's name cannot hold control or invisible characters.")
+        raise ValidationError(f"{whose} name cannot hold control or invisible characters.")
     return name
 
 

@@ -1,29 +1,25 @@
 """Activity: the bot's events and active users per day, event types, and weekly retention."""
 
-from datetime import date, timedelta
+from datetime import date
 
 import pandas as pd
 import streamlit as st
 
 from hsl.filters import local_today
+from hsl.metrics.activity import averaged_days
 from hsl_ui import charts, layout, params, state, tables
 from hsl_ui import charts_analytics as ca
 from hsl_ui import format as fmt
 
 
 def daily_average(daily: pd.DataFrame, today: date) -> tuple[str, str]:
-    """The average of `active_users` a day and the sentence saying over which days.
-
-    The days start at the first day with any event (days before the data begins are not
-    zeros) and leave out today while it is not over, unless it is the only day.
-    """
-    seen = daily.loc[daily["events"] > 0, "day"]
-    if seen.empty:
+    """The average of `active_users` a day and the sentence saying over which days
+    (hsl.metrics.activity.averaged_days: from the first day with events, today left out
+    while it is not over)."""
+    days = averaged_days(daily, today)
+    if days.empty:
         return "—", "No events in these dates."
-    first, last = seen.min(), daily["day"].max()
-    if last == today and first < today:
-        last = today - timedelta(days=1)
-    days = daily[(daily["day"] >= first) & (daily["day"] <= last)]
+    first, last = days["day"].min(), days["day"].max()
     over = fmt.day(first) if first == last else fmt.date_range(first, last)
     return (fmt.count(round(days["active_users"].mean())),
             f"Distinct people with any event on a day, averaged over "

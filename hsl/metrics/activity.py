@@ -7,7 +7,7 @@ timezone (`hsl.summaries.current`) every report here reads `summary_days` /
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pandas as pd
 from sqlalchemy import BigInteger, Table, cast, distinct, func, select
@@ -132,3 +132,18 @@ def events_by_day_and_type(engine: Engine, period: Period, top: int | None = Non
     frame = spine.merge(counts, on=["day", "event_type"], how="left")
     frame["events"] = frame["events"].fillna(0).astype("int64")
     return frame[DAY_TYPE_COLUMNS]
+
+
+def averaged_days(daily: pd.DataFrame, today: date) -> pd.DataFrame:
+    """The rows of `daily` (day, events, active_users) that "active users a day" averages:
+    from the first day with any event (days before the data begins are not zeros) to the
+    last, without today while it is not over unless it is the only day; none without events.
+    """
+    seen = daily.loc[daily["events"] > 0, "day"]
+    if seen.empty:
+        return daily.iloc[0:0]
+    first, last = seen.min(), daily["day"].max()
+    if last == today and first < today:
+        last = today - timedelta(days=1)
+    return daily[(daily["day"] >= first) & (daily["day"] <= last)]
+
