@@ -219,13 +219,16 @@ def campaign_list() -> None:
         shown = pd.DataFrame({
             "id": overview["id"].astype("string"),
             "status": overview["status"].map(fmt.human),
+            "kind": overview["audience_kind"].map(SENT_AS).fillna("Message"),
             "progress": (overview["sent"] / overview["recipients"].where(
                 overview["recipients"] > 0)).fillna(0.0).mask(draft),
             "recipients": recipients,
             **{c: overview[c] for c in LIST_COUNTS if c != "recipients"},
             "created_at": pd.to_datetime(overview["created_at"], utc=True).dt.tz_convert(
                 state.settings().timezone).dt.tz_localize(None),
-            "text": overview["text"].map(lambda t: template.plain_preview(t)[:80]),
+            # As written: placeholders stay, a literal brace ({{) reads as one.
+            "text": overview["text"].map(lambda t: template.plain_preview(
+                t.replace("{{", "{").replace("}}", "}"))[:80]),
         })
         shown["status"] = [f"{s} (dry run)" if dry else s
                            for s, dry in zip(shown["status"], overview["dry_run"], strict=True)]
@@ -255,6 +258,7 @@ def campaign_detail(campaign_id: int, actor: Actor, tz: str) -> None:
     _progress(campaign_id, actor, tz)
 
 
+SENT_AS = {"test": "Test", "digest": "Digest", "alert": "Alert"}  # the history's Kind column
 AUDIENCE_KINDS = {"audience": "the Audience builder's filters", "stream": "a stream",
                   "ids": "pasted IDs", "test": "a test to one Telegram ID",
                   "digest": "a digest to one chat", "alert": "an alert to one chat"}

@@ -4,12 +4,13 @@ PostgreSQL. Delivery itself is the worker's (tests/test_worker.py)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
 
 from hsl.db import make_engine
+from hsl.messaging.campaigns import queue_one
 from hsl.schema import campaign_recipients, campaigns
 from tests.conftest import loaded_engine, url_of
 from tests.fixtures import utc
@@ -142,3 +143,20 @@ def test_a_later_time_starts_at_the_next_whole_hour_in_the_reporting_timezone(mo
     assert next(d for d in at.date_input if d.label == "Day").value == date(2026, 11, 25)
     picked = next(t for t in at.time_input if t.label.startswith("Time"))
     assert picked.value.strftime("%H:%M") == "03:00"
+
+
+def test_digests_and_alerts_are_in_the_history_like_any_campaign(monkeypatch, db_url):
+    engine = make_engine(db_url)
+    try:
+        for kind, chat in (("digest", 701), ("alert", -1001234567890)):
+            queue_one(engine, kind=kind, text=f"<b>{kind} {{x}}</b>", chat=chat,
+                      created_by="ann", now=datetime.now(UTC), dry_run=True,
+                      reason=f"A {kind}.")
+    finally:
+        engine.dispose()
+    at = open_page(monkeypatch, db_url, MESSAGES, role="admin")
+    assert not at.exception
+    history = at.dataframe[0].value
+    # Newest first; a brace of the text (kept literal in its template) reads as one.
+    assert history[["Kind", "Recipients", "Message"]].values.tolist() == [
+        ["Alert", 1, "alert {x}"], ["Digest", 1, "digest {x}"]]
