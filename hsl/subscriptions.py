@@ -14,10 +14,10 @@ the latest one, and marked late (hsl.schedules.latest_due, is_late).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -27,7 +27,13 @@ from hsl.db import reading
 from hsl.errors import NotFoundError, PermissionDenied, ValidationError
 from hsl.filters import utc_now
 from hsl.schedules import Schedule
-from hsl.schema import allowed_chats, digest_runs, saved_views, subscriptions
+from hsl.schema import (
+    allowed_chats,
+    campaign_recipients,
+    digest_runs,
+    saved_views,
+    subscriptions,
+)
 
 MAX_CHAT_ID = 10**15  # Telegram chat ids fit in 52 bits
 
@@ -129,13 +135,40 @@ def subscribe(engine: Engine, actor: Actor, *, view_id: int, chat: int, schedule
         return int(result.scalar_one())
 
 
+_DELIVERY = {"sent": "Sent", "pending": "Sending", "sending": "Sending",
+             "failed": "Failed", "blocked": "Not delivered: the chat blocked the bot",
+             "unknown": "Unknown: the worker stopped while sending it", "skipped": "Skipped"}
+
+
+def _delivered(status: str | None, error: str | None, late: bool, outcome: str | None) -> str:
+    """How the last run ended, as a person reads it: its message's delivery when it was
+    queued ("Sent (late)", "Failed: chat not found"), else the run's own sentence."""
+    if status is None:
+        return outcome or ""
+    words = _DELIVERY.get(status, status)
+    if status == "failed" and error:
+        words = f"Failed: {error}"
+    return f"{words} (late)" if late and status == "sent" else words
+
+
 def listed(engine: Engine, actor: Actor) -> list[Subscription]:
-    """The actor's subscriptions (an admin's: everyone's), by owner, view name and id."""
+    """The actor's subscriptions (an admin's: everyone's), by owner, view name and id; the
+    last outcome is the delivery of the last run's message once it has one."""
     stmt = _select().order_by(subscriptions.c.owner, saved_views.c.name, subscriptions.c.id)
     if actor.role != "admin":
         stmt = stmt.where(subscriptions.c.owner == actor.name)
+    r, cr = digest_runs.c, campaign_recipients.c
+    newest = (select(r.subscription_id, func.max(r.id).label("run_id"))
+              .group_by(r.subscription_id).subquery("newest"))
+    runs = (select(r.subscription_id, r.late, r.outcome, cr.status, cr.error)
+            .join(newest, newest.c.run_id == r.id)
+            .outerjoin(campaign_recipients, cr.campaign_id == r.campaign_id))
     with reading(engine) as conn:
-        return [_row(r) for r in conn.execute(stmt)]
+        found = [_row(row) for row in conn.execute(stmt)]
+        last = {row.subscription_id: row for row in conn.execute(runs)}
+    return [replace(sub, last_outcome=_delivered(last[sub.id].status, last[sub.id].error,
+                                                 last[sub.id].late, sub.last_outcome))
+            if sub.id in last else sub for sub in found]
 
 
 def get(engine: Engine, actor: Actor, subscription_id: int) -> Subscription:

@@ -84,9 +84,18 @@ def runs(url: str) -> list[tuple[str, bool, str]]:
     return [tuple(r) for r in rows]
 
 
+def last_outcome(url: str) -> str:
+    engine = make_engine(url)
+    try:
+        [sub] = subscriptions.listed(engine, ANN)
+    finally:
+        engine.dispose()
+    return sub.last_outcome
+
+
 def test_a_digest_goes_out_once_at_its_time_with_its_chart(subscribed, standin):
     run(subscribed, standin, "2026-12-01T05:59:00+00:00")  # 08:59 in Moscow: not yet
-    assert standin.messages == []
+    assert standin.messages == [] and last_outcome(subscribed) is None  # no run yet
     run(subscribed, standin, "2026-12-01T06:01:00+00:00")
     [sent] = standin.messages
     assert (sent.method, sent.chat_id, sent.parse_mode) == ("sendPhoto", CHAT, "HTML")
@@ -97,6 +106,7 @@ def test_a_digest_goes_out_once_at_its_time_with_its_chart(subscribed, standin):
     run(subscribed, standin, "2026-12-01T09:00:00+00:00")  # later that day: nothing more
     assert len(standin.messages) == 1
     assert runs(subscribed) == [("2026-12-01", False, "digest", "sent")]
+    assert last_outcome(subscribed) == "Sent"  # what the Subscriptions page says
 
 
 def test_a_stopped_worker_sends_the_latest_missed_digest_once_marked_late(subscribed,
@@ -108,6 +118,7 @@ def test_a_stopped_worker_sends_the_latest_missed_digest_once_marked_late(subscr
     run(subscribed, standin, "2026-12-04T08:05:00+00:00")
     assert len(standin.messages) == 1
     assert runs(subscribed) == [("2026-12-04", True, "digest", "sent")]
+    assert last_outcome(subscribed) == "Sent (late)"
 
 
 def test_two_workers_at_once_send_a_period_once(subscribed, standin, backend):
