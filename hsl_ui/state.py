@@ -259,6 +259,12 @@ def comparison() -> tuple[str, Period]:
     return kind, period().compared(kind)
 
 
+def read_live() -> None:
+    """Note that this run read the database directly, uncached (the Subscriptions page's
+    lists): its "Data loaded at" is now."""
+    st.session_state.setdefault(_LOADS, []).append(datetime.now(UTC))
+
+
 def oldest_load() -> datetime | None:
     """Return when the oldest result shown in this run was loaded (None: nothing loaded)."""
     loads = st.session_state.get(_LOADS) or []

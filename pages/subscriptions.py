@@ -48,6 +48,7 @@ def _done(sentence: str) -> None:
 # ---- Digests
 st.subheader("Digests")
 mine = subscriptions.listed(state.engine(), actor)
+state.read_live()  # read now, uncached: a change shows at once
 if not mine:
     st.info("No digests yet: subscribe to a saved view below.", icon=":material/inbox:")
 else:

@@ -94,7 +94,8 @@ def test_a_page_file_run_alone_is_sent_through_the_app(login_off_url, fresh_serv
     at.switch_page("pages/activity.py").run()
     assert not at.exception
     assert [t.value for t in at.title] == ["Activity"]
-    assert [b.label for b in at.sidebar.button] == ["Refresh"]  # the shared sidebar ran
+    # The shared sidebar ran: "Save view" (its form's Save) and Refresh.
+    assert [b.label for b in at.sidebar.button] == ["Save", "Refresh"]
     assert at.query_params["top"] == "3"
 
 

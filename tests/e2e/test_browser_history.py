@@ -7,6 +7,7 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from playwright.sync_api import expect
 
 from hsl.filters import local_today, preset_dates
 from tests.e2e.support import LOAD_MS, LOADED, card_values, choose, settled
@@ -80,13 +81,16 @@ def test_back_restores_each_page_with_its_dates_and_filters(app_url, page):
     back(page, "Funnel", "lesson_type=python_basics")
     assert query(page) == {**november, "lesson_type": ["python_basics"]}
     assert sidebar_dates(page) == ("Last month", start, end)
-    assert page.get_by_role("combobox", name="Lesson type").input_value() == "Python basics"
+    # The run that follows Back redraws the widgets: wait for it, not just for the address.
+    expect(page.get_by_role("combobox", name="Lesson type")).to_have_value(
+        "Python basics", timeout=LOAD_MS)
     assert card_values(page, 4) == python
     assert "Ignored" not in page.locator("body").inner_text()
 
     back(page, "Funnel", f"funnel?dates=last-month&start={start}&end={end}")
     assert query(page) == november
-    assert page.get_by_role("combobox", name="Lesson type").input_value() == "All lesson types"
+    expect(page.get_by_role("combobox", name="Lesson type")).to_have_value(
+        "All lesson types", timeout=LOAD_MS)
     assert card_values(page, 4) == everyone
 
     back(page, "Overview", "dates=last-month")
