@@ -37,6 +37,7 @@ from hsl.auth import Actor, Permission, require
 from hsl.db import is_postgres, reading, writing
 from hsl.errors import NotFoundError, PermissionDenied, ValidationError
 from hsl.filters import PRESETS, Period
+from hsl.messaging.template import inert
 from hsl.metrics.leads import LeadRules, tier_counts
 from hsl.metrics.lessons import lesson_registrations
 from hsl.metrics.overview import kpis
@@ -349,8 +350,9 @@ def evaluate(engine: Engine, rule: Rule, *, now: datetime, tz: str,
     said = f"{shown} {spec.noun}" if not spec.percent else f"{spec.noun} {shown}"
     if rule.threshold is None:
         said += f", {_number(than, spec.percent)} the period before"
+    # The rule's name is a person's text: inert (no link, mention or command in Telegram).
     text = (f"<b>{html.escape(rule.condition)}</b> is now true: {html.escape(said)} "
-            f"(rule “{html.escape(rule.name)}”)")
+            f"(rule “{inert(rule.name)}”)")
     if public_url:
         text += f'\n<a href="{html.escape(public_url, quote=True)}">Open the app</a>'
     return Evaluation(value, than, holds, text)

@@ -32,7 +32,7 @@ from hsl.filters import (
     Period,
     local_today,
 )
-from hsl.messaging.template import telegram_length
+from hsl.messaging.template import inert, telegram_length
 from hsl.metrics import activity, leads, lessons, streams
 from hsl.metrics.funnel import STEPS
 from hsl.reports import run_report
@@ -96,8 +96,9 @@ class _Content:
 
 def safe(value: object, limit: int = NAME_CHARS) -> str:
     """`value` as inert Telegram HTML text on one line: control and bidi characters removed,
-    spaces collapsed, cut to `limit` characters with "…", then HTML-escaped."""
-    return html.escape(fmt.plain(value, limit), quote=False)
+    spaces collapsed, cut to `limit` characters with "…", then HTML-escaped with link
+    triggers broken (hsl.messaging.template.inert)."""
+    return inert(fmt.plain(value, limit))
 
 
 def word(value: object) -> str:

@@ -160,7 +160,7 @@ def test_the_message_reads_well_with_a_link_and_hostile_names_escaped(db):
     assert (found.value, found.is_true) == (0.0, True)  # nobody registered for "<b>py</b>"
     assert found.text == (
         "<b>Attendance rate of &lt;b&gt;py&lt;/b&gt; over the last 14 days &lt; 40 %</b> is "
-        "now true: attendance 0 % (rule “&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; "
+        "now true: attendance 0 % (rule “&lt;script&gt;alert(\"x\")&lt;/\u2060script&gt; "
         "&amp; co”)\n"
         '<a href="https://hsl.example/?a=1&amp;b=2">Open the app</a>')
     hot = alerts.evaluate(db, rule_of(db, make(db, name="Hot", threshold=1)), now=NOW, tz=TZ)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 from hsl.errors import ValidationError
@@ -388,3 +390,18 @@ def test_placeholders_help_names_the_syntax() -> None:
         "fallback for people without one like {first_name|friend} (otherwise nothing is "
         "shown), and write {{ and }} for literal braces."
     )
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    ("evil.example/login", "evil.\u2060example/\u2060login"),
+    ("https://evil.example", "https://\u2060evil.\u2060example"),
+    ("victim@evil.example", "victim@\u2060evil.\u2060example"),
+    ("@channel #sale /start", "@\u2060channel #\u2060sale /\u2060start"),
+    ("<b>Anna</b> & co", "&lt;b&gt;Anna&lt;/\u2060b&gt; &amp; co"),
+    ("Юлия Иванова", "Юлия Иванова"),
+])
+def test_text_from_the_data_is_never_a_link_mention_or_command_in_telegram(value, shown):
+    from hsl.messaging.template import inert
+
+    assert inert(value) == shown
+    assert inert(value).replace("\u2060", "") == html.escape(value, quote=False)  # reads same

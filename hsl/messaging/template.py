@@ -478,6 +478,19 @@ def render(template: Template, first_name: str | None, username: str | None) -> 
     return "".join(rendered)
 
 
+# Where a Telegram client would make text from the data a link by itself: a scheme's `:`,
+# a domain's or an e-mail's `.` and `@`, a @mention, a #hashtag, a /command. An invisible
+# word joiner after each breaks it (the text reads the same).
+_TELEGRAM_AUTOLINK = re.compile(r"([.:@#/])(?=\w)")
+
+
+def inert(value: str) -> str:
+    """Text from the data as inert Telegram HTML: HTML-escaped, and never a link, mention,
+    hashtag or command however a client would read it (a digest lists other people's
+    names; a name such as "evil.example/login" must not become a link)."""
+    return _TELEGRAM_AUTOLINK.sub(lambda m: m[1] + "\u2060", html.escape(value, quote=False))
+
+
 def plain_preview(rendered: str) -> str:
     """The rendered message as a person reads it: tags removed, entities decoded."""
     without_tags = _TAG.sub("", rendered)
