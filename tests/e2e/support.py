@@ -57,6 +57,23 @@ def choose(page, label: str, option: str) -> None:
     item.click()
 
 
+def options_of(page, label: str) -> list[str]:
+    """The options of the selectbox `label` as its open list shows them (the list is
+    opened again when the page redraws under it), then closed."""
+    box, first = page.get_by_role("combobox", name=label), page.get_by_role("option").first
+    for _ in range(5):
+        box.focus()
+        page.keyboard.press("ArrowDown")
+        try:
+            first.wait_for(timeout=3000)
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    texts = page.get_by_role("option").all_inner_texts()
+    page.keyboard.press("Escape")
+    return texts
+
+
 def settled(page) -> None:
     """Wait until the script run is over: no status widget, no element left from the last run."""
     page.wait_for_function(
@@ -81,14 +98,15 @@ def no_errors(page, expect_data: bool = True) -> None:
         assert bad not in text
 
 
-def whole_page(page, path: Path) -> None:
+def whole_page(page, path: Path, redraw_ms: int = 1500) -> None:
     """Save the whole scrolling page at the window's width to `path` (Streamlit scrolls inside
-    its main block, so the window is made as tall as the page for the picture)."""
+    its main block, so the window is made as tall as the page for the picture; the charts
+    get `redraw_ms` to redraw at that size)."""
     page.mouse.move(0, 0)  # no hover toolbar over a table in the picture
     size = page.viewport_size
     height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
     page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
-    page.wait_for_timeout(1500)  # let the charts redraw at the new size
+    page.wait_for_timeout(redraw_ms)  # let the charts redraw at the new size
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(size)

@@ -68,7 +68,7 @@ def _open(page, base: str, path: str, title: str) -> None:
     page.get_by_role("heading", name=title, exact=True, level=1).wait_for(timeout=LOAD_MS)
     page.get_by_text(LOADED).wait_for(timeout=LOAD_MS)
     settled(page)
-    page.wait_for_timeout(800)  # the charts draw after the run: let them reach their width
+    page.wait_for_timeout(400)  # the charts draw after the run: let them reach their width
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -86,7 +86,7 @@ def test_every_page_reads_fully_at_this_width(app_url, browser, width):
                 found.append(f"the sidebar is {'open' if sidebar_open else 'closed'}")
             if found:
                 problems[title] = found
-            whole_page(page, out / f"{width}-{path or 'overview'}.png")
+            whole_page(page, out / f"{width}-{path or 'overview'}.png", redraw_ms=500)
         if width < 1000:  # closed, not gone: "»" opens it and its links are there
             page.get_by_test_id("stExpandSidebarButton").click()
             page.get_by_test_id("stSidebar").get_by_role(
