@@ -82,7 +82,7 @@ def main() -> None:
         with top:
             banners.demo()
     with top:
-        saved_views.show_notice()
+        banners.show_left()  # what the last change did (a saved view, a subscription)
     try:
         # One round trip a run: with the database down, a page must not draw cached numbers
         # as if nothing were wrong, nor half of itself above the banner.

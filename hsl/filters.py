@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -42,26 +43,21 @@ _MONTHS_BACK = {"month": 1, "year": 12}
 
 
 CLOCK_SETTING = "HSL_CLOCK"
-_clock_offset: list[timedelta] = []  # set on the first call: the process' clock offset
-
-
+@functools.cache  # read once a process: the first call fixes the offset
 def _offset() -> timedelta:
     """How far the process' clock is moved: `HSL_CLOCK` (an ISO 8601 time, UTC when it names
     no offset) is the time at the first call, and the clock runs on from there. Unset: 0.
     For demos and browser tests that need another day; never set in production."""
-    if not _clock_offset:
-        given = os.environ.get(CLOCK_SETTING, "").strip()
-        if not given:
-            _clock_offset.append(timedelta(0))
-        else:
-            try:
-                moment = datetime.fromisoformat(given)
-            except ValueError:
-                raise ValidationError(f"{CLOCK_SETTING} must be an ISO 8601 time such as "
-                                      "2026-12-01T09:00:00+00:00.") from None
-            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-            _clock_offset.append(moment - datetime.now(UTC))
-    return _clock_offset[0]
+    given = os.environ.get(CLOCK_SETTING, "").strip()
+    if not given:
+        return timedelta(0)
+    try:
+        moment = datetime.fromisoformat(given)
+    except ValueError:
+        raise ValidationError(f"{CLOCK_SETTING} must be an ISO 8601 time such as "
+                              "2026-12-01T09:00:00+00:00.") from None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment - datetime.now(UTC)
 
 
 def utc_now() -> datetime:

@@ -13,19 +13,15 @@ from hsl import alerts, subscriptions
 from hsl.auth import Actor
 from hsl.errors import HslError, ValidationError
 from hsl.filters import PRESETS
+from hsl_ui import banners, state, tables
 from hsl_ui import format as fmt
-from hsl_ui import state, tables
 
-NOTICE = "_hsl_subscriptions_notice"  # the page's notice key: one sentence after a change
 VS_BEFORE = "the period before"
 
 
-def _when(moment: datetime | None, tz: str) -> str:
-    return "" if moment is None else fmt.moment(moment, tz)
-
-
-def _done(sentence: str) -> None:
-    st.session_state[NOTICE] = sentence
+def done(sentence: str) -> None:
+    """After a change on the Subscriptions & alerts page: say so at the top and redraw."""
+    banners.leave("success", sentence)
     st.rerun()
 
 
@@ -49,8 +45,8 @@ def section(actor: Actor, tz: str, now: datetime) -> None:
             "#": r.id, "Name": r.name, **({"Owner": r.owner} if actor.role == "admin" else {}),
             "Condition": r.condition, "Telegram chat": str(r.chat_id), "Now": _state(r),
             "Last value": "" if r.last_value is None else f"{r.last_value:g}",
-            "Last checked": _when(r.last_checked_at, tz),
-            "Last sent": _when(r.last_fired_at, tz),
+            "Last checked": fmt.moment(r.last_checked_at, tz),
+            "Last sent": fmt.moment(r.last_fired_at, tz),
         } for r in rules])
         text = st.column_config.TextColumn
         tables.draw(table, {"#": st.column_config.NumberColumn(width=40),
@@ -66,11 +62,11 @@ def section(actor: Actor, tz: str, now: datetime) -> None:
                                 icon=":material/play_arrow:" if rule.paused
                                 else ":material/pause:"):
                 alerts.pause(state.engine(), actor, rule.id, not rule.paused)
-                _done(f"{'Resumed' if rule.paused else 'Paused'} the alert “{rule.name}”.")
+                done(f"{'Resumed' if rule.paused else 'Paused'} the alert “{rule.name}”.")
             if delete_box.button("Delete", width="stretch", key="hsl_alert_delete",
                                  icon=":material/delete:"):
                 alerts.delete(state.engine(), actor, rule.id)
-                _done(f"Deleted the alert “{rule.name}”.")
+                done(f"Deleted the alert “{rule.name}”.")
         except HslError as err:
             st.error(fmt.md(str(err)))
     with st.expander("Add an alert", icon=":material/add_alert:", expanded=not rules):
@@ -117,7 +113,7 @@ def _form(actor: Actor) -> None:
     except HslError as err:
         st.error(fmt.md(str(err)))
         return
-    _done(f"Added the alert #{new_id} “{alerts.clean_name(name)}”.")
+    done(f"Added the alert #{new_id} “{alerts.clean_name(name)}”.")
 
 
 def _number(text: str) -> float:
@@ -139,4 +135,4 @@ def _group_form(actor: Actor) -> None:
     except HslError as err:
         st.error(fmt.md(str(err)))
         return
-    _done(f"Digests and alerts may now go to the group “{' '.join(title.split())}”.")
+    done(f"Digests and alerts may now go to the group “{' '.join(title.split())}”.")

@@ -18,6 +18,22 @@ UNEXPECTED = ("Something went wrong while drawing this page. It has been logged 
 _log = logging.getLogger("hsl.app")
 RETRY_SECONDS = 5
 _ARMED = "_hsl_retry_armed"  # session key: the retry fragment has had its first, inline run
+_LEFT = "_hsl_left_notice"  # session key: (kind, sentence, icon) for the top of the next run
+
+
+def leave(kind: str, sentence: str, icon: str = ":material/check_circle:") -> None:
+    """Leave one sentence ("success" or "info") for the top of the next run: what a change
+    did, said after the rerun that shows it (app.py draws it with `show_left`)."""
+    st.session_state[_LEFT] = (kind, sentence, icon)
+
+
+def show_left() -> None:
+    """Draw the sentence the last run left (`leave`), if any, inert: it may quote data."""
+    kind, sentence, icon = st.session_state.pop(_LEFT, (None, None, None))
+    if kind == "success":
+        st.success(fmt.md(sentence), icon=icon)
+    elif kind:
+        st.info(fmt.md(sentence), icon=icon)
 
 
 def demo() -> None:

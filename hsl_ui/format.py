@@ -265,8 +265,10 @@ def date_range(start: date, end: date) -> str:
     return f"{day(start)} – {day(end)}"
 
 
-def moment(when: datetime, tz: str) -> str:
-    """Return an aware datetime as `3 Dec 2026, 09:00` in timezone `tz`."""
+def moment(when: datetime | None, tz: str) -> str:
+    """Return an aware datetime as `3 Dec 2026, 09:00` in timezone `tz` ("" for None)."""
+    if when is None:
+        return ""
     local = when.astimezone(ZoneInfo(tz))
     return f"{day(local.date())}, {local:%H:%M}"
 

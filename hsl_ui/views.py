@@ -18,10 +18,10 @@ from hsl import views
 from hsl.auth import Actor, Permission, can
 from hsl.errors import DatabaseUnavailable, HslError, QueryTimeout
 from hsl.filters import PRESETS
+from hsl_ui import banners, state
 from hsl_ui import format as fmt
-from hsl_ui import state
 
-_NOTICE = "_hsl_view_notice"  # session key: (kind, sentence) to show at the top of the next run
+BOOKMARK = ":material/bookmark:"
 BY_FILE = {page.file: key for key, page in views.PAGES.items()}
 
 
@@ -37,23 +37,14 @@ def open_from_link(user: Actor, today: date, allowed: list[str]) -> None:
     except (DatabaseUnavailable, QueryTimeout):
         raise
     except HslError as err:
-        st.session_state[_NOTICE] = ("info", str(err))
+        banners.leave("info", str(err), BOOKMARK)
         return
     if view.page_file not in allowed:
-        st.session_state[_NOTICE] = ("info", f"The saved view “{view.name}” opens a page "
-                                             f"your role ({user.role}) cannot see.")
+        banners.leave("info", f"The saved view “{view.name}” opens a page your role "
+                              f"({user.role}) cannot see.", BOOKMARK)
         return
-    st.session_state[_NOTICE] = ("success", f"Opened the saved view “{view.name}”.")
+    banners.leave("success", f"Opened the saved view “{view.name}”.", BOOKMARK)
     st.switch_page(view.page_file, query_params=view.query_params(today))
-
-
-def show_notice() -> None:
-    """The sentence the last save, change or `?view=` link left for this run, if any."""
-    kind, sentence = st.session_state.pop(_NOTICE, (None, None))
-    if kind == "success":
-        st.success(fmt.md(sentence), icon=":material/bookmark:")
-    elif kind:
-        st.info(fmt.md(sentence), icon=":material/bookmark:")
 
 
 def sidebar(user: Actor, page_file: str, today: date) -> None:
@@ -124,8 +115,8 @@ def _save_form(user: Actor, page: str, today: date) -> None:
         sentence = str(err) if isinstance(err, HslError) else "The page's dates are not set."
         st.error(fmt.md(sentence))
         return
-    st.session_state[_NOTICE] = ("success", f"Saved the view “{views.clean_name(name)}”: it "
-                                            f"is in the sidebar, and ?view={view_id} opens it.")
+    banners.leave("success", f"Saved the view “{views.clean_name(name)}”: it is in the "
+                             f"sidebar, and ?view={view_id} opens it.", BOOKMARK)
     st.rerun()
 
 
@@ -156,5 +147,5 @@ def _apply(action: Callable[[], views.SavedView],
     except HslError as err:
         st.error(fmt.md(str(err)))
         return
-    st.session_state[_NOTICE] = ("success", sentence(done))
+    banners.leave("success", sentence(done), BOOKMARK)
     st.rerun()

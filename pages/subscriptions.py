@@ -20,14 +20,6 @@ st.title("Subscriptions & alerts")
 st.caption(f"Digests of saved views and alerts, delivered to Telegram by the send-worker "
            f"(times in {tz}). Deliveries are listed on the Messages page like any message.")
 
-_NOTICE = alerts_ui.NOTICE  # one sentence left by the last change on this page
-if notice := st.session_state.pop(_NOTICE, None):
-    st.success(fmt.md(notice), icon=":material/check_circle:")
-
-
-def _when(moment: datetime | None) -> str:
-    return "" if moment is None else fmt.moment(moment, tz)
-
 
 def _short(schedule: schedules.Schedule) -> str:
     """The schedule in a table cell: `Daily, 09:00`, `Mondays, 09:00`, `Monthly, day 31, 08:30`
@@ -40,11 +32,6 @@ def _short(schedule: schedules.Schedule) -> str:
     return f"Monthly, day {schedule.day}, {at}"
 
 
-def _done(sentence: str) -> None:
-    st.session_state[_NOTICE] = sentence
-    st.rerun()
-
-
 # ---- Digests
 st.subheader("Digests")
 mine = subscriptions.listed(state.engine(), actor)
@@ -55,8 +42,8 @@ else:
     table = pd.DataFrame([{
         "id": s.id, "view": s.view_name, **({"owner": s.owner} if actor.role == "admin" else {}),
         "chat": str(s.chat_id), "schedule": _short(s.schedule),
-        "next_run": "Paused" if s.paused else _when(s.next_run(now)),
-        "last_run": _when(s.last_run_at), "last_outcome": s.last_outcome or "",
+        "next_run": "Paused" if s.paused else fmt.moment(s.next_run(now), tz),
+        "last_run": fmt.moment(s.last_run_at, tz), "last_outcome": s.last_outcome or "",
     } for s in mine])
     text = st.column_config.TextColumn
     tables.draw(table.rename(columns={
@@ -79,10 +66,10 @@ else:
     if pause_box.button("Resume" if sub.paused else "Pause", width="stretch",
                         icon=":material/play_arrow:" if sub.paused else ":material/pause:"):
         subscriptions.set_paused(state.engine(), actor, sub.id, not sub.paused)
-        _done(f"{'Resumed' if sub.paused else 'Paused'} the digest #{sub.id}.")
+        alerts_ui.done(f"{'Resumed' if sub.paused else 'Paused'} the digest #{sub.id}.")
     if delete_box.button("Delete", width="stretch", icon=":material/delete:"):
         subscriptions.unsubscribe(state.engine(), actor, sub.id)
-        _done(f"Deleted the digest #{sub.id} of “{sub.view_name}”.")
+        alerts_ui.done(f"Deleted the digest #{sub.id} of “{sub.view_name}”.")
 
 with st.expander("Subscribe to a saved view", icon=":material/add_alert:",
                  expanded=not mine):
@@ -116,7 +103,7 @@ with st.expander("Subscribe to a saved view", icon=":material/add_alert:",
                 except HslError as err:
                     st.error(fmt.md(str(err)))
                 else:
-                    _done(f"Subscribed: “{by_view[view_id].name}”, {schedule.describe()}, "
+                    alerts_ui.done(f"Subscribed: “{by_view[view_id].name}”, {schedule.describe()}, "
                           f"digest #{new_id}.")
 
 # ---- Alerts

@@ -30,6 +30,7 @@ from hsl.errors import ValidationError
 from hsl.metrics.common import fetch, latest_names
 from hsl.metrics.users import known_user_ids, parse_user_ids, validate_user_ids
 from hsl.schema import bookings, campaign_recipients
+from hsl.subscriptions import chat_id
 
 ONE_CHAT = ("test", "digest", "alert")  # one chat, never skipped: a test, a digest, an alert
 KINDS = ("audience", "stream", "ids", *ONE_CHAT)
@@ -85,7 +86,7 @@ def check_spec(bind: Engine | Connection, kind: str, spec: str) -> str:
         return spec
     if kind == "test":
         return str(chat_id_of(spec))
-    return str(_any_chat(spec))  # digest, alert: a person or a group (checked when subscribed)
+    return str(chat_id(spec))  # digest, alert: a person or a group (checked when subscribed)
 
 
 def chat_id_of(spec: str | int) -> int:
@@ -94,15 +95,6 @@ def chat_id_of(spec: str | int) -> int:
     if malformed or len(ids) != 1:
         raise ValidationError(f"{str(spec)[:40]!r} is not one Telegram user id.")
     return ids[0]
-
-
-def _any_chat(spec: str) -> int:
-    """The chat of a digest or an alert: a person's id or a group's (negative) id."""
-    text = str(spec).strip()
-    digits = text.removeprefix("-")
-    if not (digits.isascii() and digits.isdigit()) or not 0 < int(digits) < 10**15:
-        raise ValidationError(f"{text[:40]!r} is not a Telegram chat id.")
-    return int(text)
 
 
 def _fetch_flag(bind: Engine | Connection, condition) -> bool:

@@ -113,6 +113,16 @@ def from_newest_registration(column: str, user_id: ColumnElement) -> ColumnEleme
     )
 
 
+def contact_details(user_id: ColumnElement) -> list[ColumnElement]:
+    """Correlated `last_name` (the users row) and `email` (the newest registration) of
+    `user_id`: what an analyst joins a lead list or a roster on."""
+    return [
+        select(users.c.last_name).where(users.c.user_id == user_id).scalar_subquery()
+        .label("last_name"),
+        from_newest_registration("email", user_id).label("email"),
+    ]
+
+
 def latest_names(user_id: ColumnElement, users_joined: bool = False) -> list[ColumnElement]:
     """Correlated `username`, `first_name` of `user_id`: the users row, else newest registration.
 

@@ -38,7 +38,12 @@ from sqlalchemy.sql.selectable import Select, Subquery
 from hsl.db import day_of, utc
 from hsl.errors import ValidationError
 from hsl.filters import Period
-from hsl.metrics.common import fetch, from_newest_registration, latest_names, local_times
+from hsl.metrics.common import (
+    contact_details,
+    fetch,
+    latest_names,
+    local_times,
+)
 from hsl.schema import (
     bookings,
     events,
@@ -293,9 +298,7 @@ def lead_details(bind: Engine | Connection, user_ids: Sequence[int], tz: str) ->
     uid = registrants.c.user_id
     stmt = select(
         uid,
-        select(users.c.last_name).where(users.c.user_id == uid).scalar_subquery()
-        .label("last_name"),
-        from_newest_registration("email", uid).label("email"),
+        *contact_details(uid),
         registrants.c.registered_at,
         select(func.max(utc(b.created_at))).where(b.user_id == uid).scalar_subquery()
         .label("booked_at"),

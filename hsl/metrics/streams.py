@@ -18,13 +18,13 @@ from hsl.db import utc
 from hsl.errors import NotFoundError
 from hsl.filters import Period
 from hsl.metrics.common import (
+    contact_details,
     fetch,
-    from_newest_registration,
     latest_names,
     local_times,
     rate,
 )
-from hsl.schema import BOOKING_STATUS, bookings, events, status_word, summary_users, users
+from hsl.schema import BOOKING_STATUS, bookings, events, status_word, summary_users
 from hsl.summaries import SummaryState, current
 
 # The summary's status columns, in display order, with their `confirmed` codes.
@@ -152,9 +152,7 @@ def roster_details(engine: Engine, period: Period, stream: str) -> pd.DataFrame:
     uid = newest.c.user_id
     stmt = select(
         uid,
-        select(users.c.last_name).where(users.c.user_id == uid).scalar_subquery()
-        .label("last_name"),
-        from_newest_registration("email", uid).label("email"),
+        *contact_details(uid),
         newest.c.booked_at,
     ).order_by(uid)
     frame = fetch(engine, stmt)

@@ -43,32 +43,30 @@ def open_from_navigation(page, app_url: str, title: str) -> None:
     page.get_by_text(LOADED).wait_for(timeout=LOAD_MS)
 
 
-def choose(page, label: str, option: str) -> None:
-    """Pick `option` in the selectbox `label` with the keyboard, as a person would."""
-    box, item = page.get_by_role("combobox", name=label), page.get_by_role("option", name=option)
-    for _ in range(5):  # a list opened while the page redraws closes again: reopen it
-        box.focus()
-        page.keyboard.press("ArrowDown")
-        try:
-            item.wait_for(timeout=3000)
-            break
-        except PlaywrightTimeout:
-            page.keyboard.press("Escape")
-    item.click()
-
-
-def options_of(page, label: str) -> list[str]:
-    """The options of the selectbox `label` as its open list shows them (the list is
-    opened again when the page redraws under it), then closed."""
-    box, first = page.get_by_role("combobox", name=label), page.get_by_role("option").first
+def _open_list(page, label: str, item) -> None:
+    """Open the selectbox `label`'s list with the keyboard until `item` shows in it (a list
+    opened while the page redraws closes again: it is reopened)."""
+    box = page.get_by_role("combobox", name=label)
     for _ in range(5):
         box.focus()
         page.keyboard.press("ArrowDown")
         try:
-            first.wait_for(timeout=3000)
-            break
+            item.wait_for(timeout=3000)
+            return
         except PlaywrightTimeout:
             page.keyboard.press("Escape")
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick `option` in the selectbox `label` with the keyboard, as a person would."""
+    item = page.get_by_role("option", name=option)
+    _open_list(page, label, item)
+    item.click()
+
+
+def options_of(page, label: str) -> list[str]:
+    """The options of the selectbox `label` as its open list shows them, then closed."""
+    _open_list(page, label, page.get_by_role("option").first)
     texts = page.get_by_role("option").all_inner_texts()
     page.keyboard.press("Escape")
     return texts
