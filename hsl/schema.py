@@ -223,6 +223,9 @@ summary_state = Table(
     Column("events_high_at", UTCDateTime),  # the newest event time read
     Column("refreshed_at", UTCDateTime, nullable=False),  # when the data read was current
     Column("rebuilt_at", UTCDateTime, nullable=False),  # the last full rebuild
+    # The local days summary_user_recent adds up (0008); NULL: it holds nothing yet.
+    Column("recent_from", Date),
+    Column("recent_to", Date),
 )
 
 summary_users = Table(
@@ -265,6 +268,18 @@ summary_day_types = Table(
     Column("day", Date, primary_key=True),
     Column("event_type", Text, primary_key=True),
     Column("events", BigInteger, nullable=False),
+)
+
+# Per user, their summary_user_days rows added up over the whole local days a default lead
+# window (hsl.metrics.leads) spans inside its two edge days as of the last refresh:
+# summary_state.recent_from .. recent_to (0008).
+summary_user_recent = Table(
+    "summary_user_recent",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("events", BigInteger, nullable=False),
+    Column("active_days", Integer, nullable=False),
+    Column("last_at", UTCDateTime, nullable=False),
 )
 
 summary_lesson_clicks = Table(
@@ -373,7 +388,7 @@ allowed_chats = Table(  # group chats an admin allows digests and alerts to go t
 )
 
 SUMMARY_TABLES = (summary_users, summary_user_days, summary_days, summary_day_types,
-                  summary_lesson_clicks)
+                  summary_lesson_clicks, summary_user_recent)
 
 BOT_TABLES = (users, bookings, events, free_lesson_registrations)
 

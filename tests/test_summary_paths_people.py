@@ -39,14 +39,22 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, insert, select, update
 
 from hsl.filters import Period
 from hsl.metrics.leads import LeadRules, leads, tier_counts
 from hsl.metrics.overview import first_seen_by_day, growth, kpis
 from hsl.metrics.retention import retention
 from hsl.metrics.users import count_users, lead_tier, search_users, users_report
-from hsl.schema import BOT_TABLES, bookings, events, free_lesson_registrations, users
+from hsl.schema import (
+    BOT_TABLES,
+    bookings,
+    events,
+    free_lesson_registrations,
+    summary_user_days,
+    summary_user_recent,
+    users,
+)
 from hsl.summaries import current, raw_path
 from hsl.summaries.refresh import refresh
 from tests.fixtures.analytics import records
@@ -129,6 +137,26 @@ def db(engine):
 def do_refresh(engine, minutes: int = 0) -> None:
     refresh(engine, TZ, clock=lambda: NOW + timedelta(minutes=minutes))
     assert current(engine, TZ) is not None
+    assert_recent_adds_up(engine)
+
+
+def assert_recent_adds_up(engine) -> None:
+    """summary_user_recent is each person's summary_user_days rows added up over the days
+    the state names (the whole days of a 7-day lead window as of the refresh)."""
+    state = current(engine, TZ)
+    with engine.connect() as conn:
+        days = conn.execute(select(summary_user_days)).mappings().all()
+        recent = conn.execute(select(summary_user_recent)).mappings().all()
+    first, last = (pd.Timestamp(d).date() for d in (state.recent_from, state.recent_to))
+    expected: dict[int, list] = {}
+    for row in days:
+        if first <= pd.Timestamp(row["day"]).date() <= last:
+            mine = expected.setdefault(row["user_id"], [0, 0, row["last_at"]])
+            mine[0] += row["events"]
+            mine[1] += 1
+            mine[2] = max(mine[2], row["last_at"])
+    assert {r["user_id"]: [r["events"], r["active_days"], r["last_at"]] for r in recent} == (
+        expected)
 
 
 # Each report as the app computes it; the same call inside raw_path() is the reference.
@@ -276,6 +304,35 @@ def test_after_appends_late_commits_status_changes_and_deletes_both_paths_agree(
     ours = assert_paths_agree(db)
     assert records(ours["kpis"])[0][:2] == (7, 5)
     assert records(ours["users_report"])[-1][0] == 9
+
+
+def test_the_whole_days_added_up_ahead_follow_the_clock_into_a_new_local_day(db):
+    do_refresh(db)
+    state = current(db, TZ)
+    assert (state.recent_from, state.recent_to) == (date(2026, 11, 24), date(2026, 11, 29))
+    # ann's whole days 11-24 (2 events), 11-26 (1), 11-29 (her 21:30 event is Moscow
+    # 11-30 00:30, so not): 3 events on 2 days; dee 11-27; bob 11-25 (2); 8 11-30: none.
+    with db.connect() as conn:
+        held = {r.user_id: (r.events, r.active_days)
+                for r in conn.execute(select(summary_user_recent))}
+    assert held == {ANN: (3, 2), BOB: (2, 1), DEE: (1, 1)}
+
+    # A day later (Moscow 12-01 15:00) the whole days are 11-25 .. 11-30: written again.
+    later = NOW + timedelta(days=1)
+    with db.begin() as conn:
+        conn.execute(insert(events), [event(80, BOB, later - timedelta(hours=1))])
+    refresh(db, TZ, clock=lambda: later)
+    state = current(db, TZ)
+    assert (state.recent_from, state.recent_to) == (date(2026, 11, 25), date(2026, 11, 30))
+    assert_recent_adds_up(db)
+    tomorrow = period(now=later, end=date(2026, 12, 1))
+    ours = leads(db, tomorrow)
+    with raw_path():
+        assert_frame_equal(ours, leads(db, tomorrow))
+    # ann: 11-26, 11-30 00:30, 12:00 and 13:00 → 4 events on 2 days; bob: 11-25 (2) and
+    # today 11:00 → 3 on 2 days.
+    assert lead_rows(ours)[:2] == [(ANN, 4, 2, nov(30, 13), "cold"),
+                                   (BOB, 3, 2, later - timedelta(hours=1), "cold")]
 
 
 def test_between_refreshes_the_summary_path_keeps_the_last_refresh_numbers(db):

@@ -24,7 +24,7 @@ from hsl.metrics.common import (
     local_times,
     rate,
 )
-from hsl.schema import BOOKING_STATUS, bookings, events, status_word, summary_users
+from hsl.schema import BOOKING_STATUS, bookings, events, status_word, summary_users, users
 from hsl.summaries import SummaryState, current
 
 # The summary's status columns, in display order, with their `confirmed` codes.
@@ -170,8 +170,9 @@ def stream_roster(engine: Engine, period: Period, stream: str) -> pd.DataFrame:
     newest = _newest_in_stream(stream, b.confirmed)
     source, totals = _with_event_totals(newest, current(engine, period.tz))
     stmt = (
-        select(newest.c.user_id, *latest_names(newest.c.user_id), newest.c.confirmed, *totals)
-        .select_from(source)
+        select(newest.c.user_id, *latest_names(newest.c.user_id, users_joined=True),
+               newest.c.confirmed, *totals)
+        .select_from(source.outerjoin(users, users.c.user_id == newest.c.user_id))
         .order_by(newest.c.user_id)
     )
     frame = fetch(engine, stmt)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import inspect, select
@@ -28,13 +28,16 @@ _HAS_TABLES: WeakKeyDictionary[Engine, bool] = WeakKeyDictionary()
 
 @dataclass(frozen=True)
 class SummaryState:
-    """What the last refresh read: its timezone, the highest event id, when it was current."""
+    """What the last refresh read: its timezone, the highest event id, when it was current,
+    and the local days summary_user_recent adds up (None: none yet)."""
 
     tz: str
     events_max_id: int
     events_high_at: datetime | None
     refreshed_at: datetime
     rebuilt_at: datetime
+    recent_from: date | None = None
+    recent_to: date | None = None
 
 
 @contextmanager
@@ -69,7 +72,7 @@ def read_state(bind: Engine | Connection) -> SummaryState | None:
         return None
     m = row._mapping
     return SummaryState(m["tz"], int(m["events_max_id"]), m["events_high_at"],
-                        m["refreshed_at"], m["rebuilt_at"])
+                        m["refreshed_at"], m["rebuilt_at"], m["recent_from"], m["recent_to"])
 
 
 def current(bind: Engine | Connection, tz: str | None = None) -> SummaryState | None:

@@ -66,6 +66,7 @@ from hsl.db import day_of, is_postgres, json_field, upsert, utc, writing
 from hsl.errors import ConflictError
 from hsl.filters import utc_now
 from hsl.metrics.common import CLICK_EVENT
+from hsl.metrics.leads import recent_days
 from hsl.schema import (
     SUMMARY_TABLES,
     UTCDateTime,
@@ -77,6 +78,7 @@ from hsl.schema import (
     summary_lesson_clicks,
     summary_state,
     summary_user_days,
+    summary_user_recent,
     summary_users,
     users,
 )
@@ -144,18 +146,21 @@ def refresh(engine: Engine, tz: str, *, full: bool = False, lookback: timedelta 
             gone: list[int] = []
             _recompute_days(conn, tz, None)
             _recompute_user_events(conn, None)
-            counted, added = -1, 0
+            counted, added, recounted = -1, 0, set()
         else:
             gone = _gone_users(conn)
-            counted, added = _refresh_changed(conn, previous, tz, lookback, gone)
+            counted, added, recounted = _refresh_changed(conn, previous, tz, lookback, gone)
         if gone:
             for table in (summary_users, summary_lesson_clicks):
                 conn.execute(delete(table).where(table.c.user_id.in_(gone)))
         _update_first_seen(conn)
+        recent = recent_days(now, tz)
+        _refresh_recent(conn, recent, None if rebuild else previous, recounted)
         for temporary in (_new, _touched):
             temporary.drop(conn, checkfirst=True)
         state = SummaryState(tz, int(max_id), high_at, now,
-                             now if rebuild else previous.rebuilt_at)
+                             now if rebuild else previous.rebuilt_at,
+                             *(recent or (None, None)))
         _write_state(conn, state)
     _tidy(engine, rebuild)
     return RefreshResult(rebuild, counted, added, len(gone), time.perf_counter() - started,
@@ -220,8 +225,9 @@ def _exclusive(engine: Engine, wait: bool = True) -> Iterator[Connection | None]
 
 
 def _refresh_changed(conn: Connection, previous: SummaryState, tz: str, lookback: timedelta,
-                     gone: list[int]) -> tuple[int, int]:
-    """The incremental refresh; return the local days recounted whole and the rows added.
+                     gone: list[int]) -> tuple[int, int, set[date]]:
+    """The incremental refresh; return how many local days were recounted whole, the rows
+    added, and those days.
 
     New rows (ids above the last refresh's highest) are added to what the summaries hold.
     A day of the trailing window whose count or id sum no longer matches, and every day a
@@ -242,7 +248,43 @@ def _refresh_changed(conn: Connection, previous: SummaryState, tz: str, lookback
     added = _add_new(conn, recount)
     if recount:  # after the additions: these users' totals are summed from their days
         _recompute_user_events(conn, _touched)
-    return len(recount), added
+    return len(recount), added, recount
+
+
+def _refresh_recent(conn: Connection, days: tuple[date, date] | None,
+                    previous: SummaryState | None, recounted: set[date]) -> None:
+    """Make summary_user_recent add up each user's summary_user_days rows on `days`.
+
+    When the previous refresh added up other days (a new local day began; a rebuild:
+    `previous` None) every row is written again; else only the rows of the people whose
+    days in that range this refresh changed: new events on them, and every person on a
+    day that was recounted whole (deleted users included).
+    """
+    r, ud = summary_user_recent.c, summary_user_days.c
+    if days is None:
+        conn.execute(delete(summary_user_recent))
+        return
+    first, last = days
+    in_range = and_(ud.day >= first, ud.day <= last)
+    who = None
+    if previous is not None and (previous.recent_from, previous.recent_to) == days:
+        n = _new.c
+        changed = [select(n.user_id).where(n.day >= first, n.day <= last,
+                                           n.day.not_in(sorted(recounted)))]
+        if any(first <= day <= last for day in recounted):
+            changed.append(select(_touched.c.user_id))
+        who = union_all(*changed).subquery("changed_people")
+        conn.execute(delete(summary_user_recent).where(r.user_id.in_(select(who.c.user_id))))
+    else:
+        conn.execute(delete(summary_user_recent))
+    rows = (
+        select(ud.user_id, func.sum(ud.events), func.count(), func.max(ud.last_at))
+        .where(in_range).group_by(ud.user_id)
+    )
+    if who is not None:
+        rows = rows.where(ud.user_id.in_(select(who.c.user_id)))
+    conn.execute(insert(summary_user_recent).from_select(
+        ["user_id", "events", "active_days", "last_at"], rows))
 
 
 def _seen_elsewhere() -> Subquery:
@@ -533,7 +575,8 @@ def _write_state(conn: Connection, state: SummaryState) -> None:
     values = {
         "tz": state.tz, "events_max_id": state.events_max_id,
         "events_high_at": state.events_high_at, "refreshed_at": state.refreshed_at,
-        "rebuilt_at": state.rebuilt_at,
+        "rebuilt_at": state.rebuilt_at, "recent_from": state.recent_from,
+        "recent_to": state.recent_to,
     }
     updated = conn.execute(
         update(summary_state).values(**values).where(summary_state.c.id == 1)
