@@ -235,6 +235,7 @@ summary_users = Table(
     # In `users`, `bookings` or `free_lesson_registrations`, and the earliest time there.
     Column("known_elsewhere", Boolean, nullable=False, server_default="0"),
     Column("seen_elsewhere_at", UTCDateTime),
+    Column("registered", Boolean, nullable=False, server_default="0"),  # a free lesson (0008)
     Column("events", BigInteger, nullable=False, server_default="0"),
     Column("first_event_at", UTCDateTime),
     Column("last_event_at", UTCDateTime),

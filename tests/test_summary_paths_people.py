@@ -337,15 +337,19 @@ def test_the_whole_days_added_up_ahead_follow_the_clock_into_a_new_local_day(db)
 
 def test_between_refreshes_the_summary_path_keeps_the_last_refresh_numbers(db):
     do_refresh(db)
-    # Not refreshed: a new events-only user, and bob active on a whole day of the window.
+    # Not refreshed: a new events-only user, bob active on a whole day of the window, and
+    # cy's first registration (a lead once a refresh has read it).
     with db.begin() as conn:
         conn.execute(insert(events), [event(70, 10, nov(26, 10)), event(71, BOB, nov(26, 10))])
+        conn.execute(insert(free_lesson_registrations), [
+            registration(9, CY, nov(29, 10), "python")])
     ours = {name: REPORTS[name](db) for name in ("kpis", "growth", "leads", "retention",
                                                   "users_report", "first_seen_by_day")}
     with raw_path():
         raw = {name: REPORTS[name](db) for name in ours}
     assert (ours["kpis"]["known_users"][0], raw["kpis"]["known_users"][0]) == (7, 8)
-    assert (ours["kpis"]["new_users"][0], raw["kpis"]["new_users"][0]) == (5, 6)
+    # New in the period: user 10, and cy, first seen by her registration.
+    assert (ours["kpis"]["new_users"][0], raw["kpis"]["new_users"][0]) == (5, 7)
     day = as_dates(ours["growth"])["day"] == date(2026, 11, 26)
     assert (ours["growth"]["new_users"][day].item(), raw["growth"]["new_users"][day].item()) == (
         0, 1)
@@ -354,10 +358,13 @@ def test_between_refreshes_the_summary_path_keeps_the_last_refresh_numbers(db):
         7, 8)
     assert lead_rows(ours["leads"])[1] == (BOB, 2, 1, nov(25, 9, 5), "cold")
     assert lead_rows(raw["leads"])[1] == (BOB, 3, 2, nov(26, 10), "cold")
+    assert (CY in set(ours["leads"]["user_id"]), CY in set(raw["leads"]["user_id"])) == (
+        False, True)
 
     def cohort_23(frame):
         return [r[2:4] for r in records(frame) if r[0] == date(2026, 11, 23) and r[1] == 0]
-    assert (cohort_23(ours["retention"]), cohort_23(raw["retention"])) == ([(1, 1)], [(2, 2)])
+    # Raw: user 10 and cy (first seen 11-29) join the week of 11-23; cy has no events.
+    assert (cohort_23(ours["retention"]), cohort_23(raw["retention"])) == ([(1, 1)], [(3, 2)])
 
     do_refresh(db, 1)  # and a refresh brings them level
     assert_paths_agree(db)

@@ -32,6 +32,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.engine import Connection, Engine
@@ -93,17 +94,24 @@ class LeadRules:
 DEFAULT_RULES = LeadRules()
 
 
-def _candidates(include_paying: bool, among: Sequence[int] | None = None) -> Subquery:
+def _candidates(include_paying: bool, among: Sequence[int] | None = None,
+                summarised: bool = False) -> Subquery:
     """Distinct free-lesson registrants (all time), without payers unless asked.
 
     `among`: only these user ids (a page of people), so nothing else is scored.
+    `summarised`: the registrants summary_users knows (as of the last refresh), with their
+    `last_event_at` alongside; else read from the registrations.
     """
-    regs = free_lesson_registrations.c
-    stmt = select(regs.user_id).distinct()
+    if summarised:
+        s = summary_users.c
+        uid, stmt = s.user_id, select(s.user_id, s.last_event_at).where(s.registered == true())
+    else:
+        uid = free_lesson_registrations.c.user_id
+        stmt = select(uid).distinct()
     if among is not None:
-        stmt = stmt.where(regs.user_id.in_(list(among)))
+        stmt = stmt.where(uid.in_(list(among)))
     if not include_paying:
-        paid = exists().where(bookings.c.user_id == regs.user_id, bookings.c.confirmed == 2)
+        paid = exists().where(bookings.c.user_id == uid, bookings.c.confirmed == 2)
         stmt = stmt.where(~paid)
     return stmt.subquery("candidates")
 
@@ -247,7 +255,7 @@ def lead_scores(
     `state` (the summaries' state for days in period.tz) reads the summaries; None the
     bot's tables only. `among` limits the candidates to those user ids.
     """
-    people = _candidates(include_paying, among)
+    people = _candidates(include_paying, among, summarised=state is not None)
     e = events.c
     raw_last = (
         select(func.max(utc(e.created_at)))
@@ -263,11 +271,9 @@ def lead_scores(
     else:
         joined, n, days, raw_window_last = _window_summarised(period, rules.window_days,
                                                               people)
-        s = summary_users.c
-        joined = joined.outerjoin(summary_users, s.user_id == people.c.user_id)
         # A clock before the last summarised event: that user's latest event up to now.
-        summarised = case((utc(s.last_event_at) > period.now, raw_last),
-                          else_=s.last_event_at)
+        known_last = people.c.last_event_at
+        summarised = case((utc(known_last) > period.now, raw_last), else_=known_last)
         last = _latest(summarised, raw_window_last)
     counts = (
         select(

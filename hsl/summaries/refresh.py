@@ -288,55 +288,67 @@ def _refresh_recent(conn: Connection, days: tuple[date, date] | None,
 
 
 def _seen_elsewhere() -> Subquery:
-    """Per user in users / bookings / registrations: the earliest time there (`ts`)."""
+    """Per user in users / bookings / registrations: the earliest time there (`ts`), and
+    whether they registered for a free lesson (`registered`, 1/0)."""
     regs = free_lesson_registrations.c
     per_table = union_all(
-        select(users.c.user_id, utc(users.c.first_seen_at).label("ts")),
-        select(bookings.c.user_id, func.min(utc(bookings.c.created_at)))
+        select(users.c.user_id, utc(users.c.first_seen_at).label("ts"),
+               literal(0).label("registered")),
+        select(bookings.c.user_id, func.min(utc(bookings.c.created_at)), literal(0))
         .group_by(bookings.c.user_id),
-        select(regs.user_id, func.min(utc(regs.registered_at))).group_by(regs.user_id),
+        select(regs.user_id, func.min(utc(regs.registered_at)), literal(1))
+        .group_by(regs.user_id),
     ).subquery("per_table")
-    return (select(per_table.c.user_id, func.min(per_table.c.ts).label("ts"))
-            .group_by(per_table.c.user_id).subquery("elsewhere"))
+    p = per_table.c
+    return (select(p.user_id, func.min(p.ts).label("ts"),
+                   func.max(p.registered).label("registered"))
+            .group_by(p.user_id).subquery("elsewhere"))
 
 
 def _refresh_elsewhere(conn: Connection, rebuild: bool) -> None:
-    """Bring `known_elsewhere` / `seen_elsewhere_at` up to users, bookings, registrations.
+    """Bring `known_elsewhere` / `seen_elsewhere_at` / `registered` up to users, bookings,
+    registrations.
 
     A rebuild writes every user; otherwise one pass finds the users whose values differ
-    (new people, deleted ones, an earlier booking) and only those are written.
+    (new people, deleted ones, an earlier booking, a first registration) and only those
+    are written.
     """
     seen, s = _seen_elsewhere(), summary_users.c
+    registered = seen.c.registered == 1
     if rebuild:
         conn.execute(insert(summary_users).from_select(
-            ["user_id", "known_elsewhere", "seen_elsewhere_at"],
-            select(seen.c.user_id, true(), seen.c.ts)))
+            ["user_id", "known_elsewhere", "seen_elsewhere_at", "registered"],
+            select(seen.c.user_id, true(), seen.c.ts, registered)))
         return
     x = seen.c
     differs = (
         select(func.coalesce(x.user_id, s.user_id), x.user_id.is_not(None), x.ts,
-               s.user_id.is_not(None))
+               x.registered, s.user_id.is_not(None))
         .select_from(seen.outerjoin(summary_users, s.user_id == x.user_id, full=True))
         .where(or_(
-            and_(x.user_id.is_(None), s.known_elsewhere == true()),
+            and_(x.user_id.is_(None), or_(s.known_elsewhere == true(),
+                                          s.registered == true())),
             and_(x.user_id.is_not(None), or_(
                 s.user_id.is_(None), s.known_elsewhere == false(),
-                s.seen_elsewhere_at.is_distinct_from(x.ts))),
+                s.seen_elsewhere_at.is_distinct_from(x.ts),
+                s.registered != registered)),
         ))
     )
     new, changed = [], []
-    for user_id, known, ts, summarised in conn.execute(differs):
-        row = {"uid": user_id, "known": bool(known), "ts": ts if known else None}
+    for user_id, known, ts, is_registered, summarised in conn.execute(differs):
+        row = {"uid": user_id, "known": bool(known), "ts": ts if known else None,
+               "registered": bool(known and is_registered)}
         (changed if summarised else new).append(row)
     if new:
         conn.execute(insert(summary_users), [
-            {"user_id": r["uid"], "known_elsewhere": True, "seen_elsewhere_at": r["ts"]}
-            for r in new])
+            {"user_id": r["uid"], "known_elsewhere": True, "seen_elsewhere_at": r["ts"],
+             "registered": r["registered"]} for r in new])
     if changed:
         conn.execute(
             update(summary_users)
             .where(s.user_id == bindparam("uid"))
-            .values(known_elsewhere=bindparam("known"), seen_elsewhere_at=bindparam("ts")),
+            .values(known_elsewhere=bindparam("known"), seen_elsewhere_at=bindparam("ts"),
+                    registered=bindparam("registered")),
             changed)
 
 
