@@ -16,6 +16,8 @@ the new numbers, and the sidebar says how fresh they are.
 from __future__ import annotations
 
 import functools
+import hashlib
+import pickle
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -47,7 +49,6 @@ _SUMMARIES = "_hsl_summaries"  # session key: the summaries' state this run read
 SUMMARY_TABLES_CHECK_SECONDS = 60  # a database without summary tables is looked at again
 
 R = TypeVar("R")
-_FUNCTIONS: dict[str, Callable[..., Any]] = {}
 
 
 def settings() -> Settings:
@@ -109,11 +110,26 @@ def engine() -> Engine:
     return _primary(settings())
 
 
+# (url, statement timeout, is_demo, tz) → its prepared engine: process-wide like the
+# st.cache_resource functions above, which fill it once; a run asks for an engine several
+# times, and a dict lookup spares each ask Streamlit's hashing of the arguments.
+_READY: dict[tuple, Engine] = {}
+
+
+def _ready(url: str, statement_timeout_ms: int, is_demo: bool, tz: str) -> Engine:
+    key = (url, statement_timeout_ms, is_demo, tz)
+    found = _READY.get(key)
+    if found is None:
+        _prepared(*key)
+        found = _READY[key] = _engine(url, statement_timeout_ms)
+    return found
+
+
 def _primary(s: Settings) -> Engine:
     auth.current_user(s)  # no data without a user, however the page was reached
-    _prepared(s.database_url, s.statement_timeout_ms, s.is_demo, s.timezone)
+    found = _ready(s.database_url, s.statement_timeout_ms, s.is_demo, s.timezone)
     _keep_fresh(s)
-    return _engine(s.database_url, s.statement_timeout_ms)
+    return found
 
 
 def _reader(s: Settings) -> Engine:
@@ -122,8 +138,7 @@ def _reader(s: Settings) -> Engine:
     primary = _primary(s)
     if not s.read_database_url:
         return primary
-    _prepared(s.read_database_url, s.statement_timeout_ms, False, s.timezone)
-    return _engine(s.read_database_url, s.statement_timeout_ms)
+    return _ready(s.read_database_url, s.statement_timeout_ms, False, s.timezone)
 
 
 def check_connections() -> None:
@@ -174,13 +189,18 @@ def _summaries_state(s: Settings, source: Engine) -> SummaryState | None:
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, max_entries=1000, show_spinner="Loading data…")
-def _load(_engine: Engine, database_url: str, summaries_at: datetime | None, name: str,
-          args: tuple, kwargs: tuple) -> tuple[Any, datetime]:
-    """Run registered data function `name`; return its result and when it was loaded.
+def _load(key: str, _call: tuple) -> tuple[Any, datetime]:
+    """Run `_call` = (function, engine, args, kwargs); return its result and when it was
+    loaded. `key` (`_key`) stands for the call: st.cache_data hashes one short string
+    instead of every argument (that hashing cost a cached rerun more than its page)."""
+    fn, engine_, args, kwargs = _call
+    return fn(engine_, *args, **kwargs), datetime.now(UTC)
 
-    `summaries_at` (the last refresh, None without summaries) is part of the key only.
-    """
-    return _FUNCTIONS[name](_engine, *args, **dict(kwargs)), datetime.now(UTC)
+
+def _key(*parts: object) -> str:
+    """A digest of `parts` (the database, the summaries' refresh, the function and its
+    arguments): equal parts give equal keys, so equal calls share a cached result."""
+    return hashlib.blake2b(pickle.dumps(parts, protocol=5), digest_size=20).hexdigest()
 
 
 def _cache_friendly(value: object) -> object:
@@ -190,45 +210,60 @@ def _cache_friendly(value: object) -> object:
     return value
 
 
+def _name_of(fn: Callable[..., Any]) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def _cached_call(fn: Callable[..., R], args: tuple, kwargs: dict, *also: object
+                 ) -> tuple[R, datetime]:
+    """`fn(engine, *args, **kwargs)` on this run's reading engine, cached per database,
+    summaries' refresh, function, arguments and `also`; the result and when it was loaded."""
+    s = settings()
+    source = _reader(s)
+    summarised = _summaries_state(s, source)
+    args = tuple(_cache_friendly(a) for a in args)
+    kwargs = {k: _cache_friendly(v) for k, v in kwargs.items()}
+    key = _key(s.read_database_url or s.database_url,
+               summarised.refreshed_at if summarised else None, _name_of(fn), args,
+               sorted(kwargs.items()), *also)
+    result, loaded_at = _load(key, (fn, source, args, kwargs))
+    st.session_state.setdefault(_LOADS, []).append(loaded_at)
+    return result, loaded_at
+
+
 def cached(fn: Callable[..., R]) -> Callable[..., R]:
     """Wrap a data function `fn(engine, *args, **kwargs)` as `fn(*args, **kwargs)`, cached.
 
-    Arguments must be hashable values (dates, strings, numbers, tuples, Period); results
+    Arguments must be picklable values (dates, strings, numbers, tuples, Period); results
     are kept CACHE_TTL_SECONDS per database URL, summary refresh and arguments.
     """
-    name = f"{fn.__module__}.{fn.__qualname__}"
-    _FUNCTIONS[name] = fn
 
     @functools.wraps(fn)
     def wrapper(*args: object, **kwargs: object) -> R:
-        s = settings()
-        source = _reader(s)
-        summarised = _summaries_state(s, source)
-        result, loaded_at = _load(
-            source,
-            s.read_database_url or s.database_url,
-            summarised.refreshed_at if summarised else None,
-            name,
-            tuple(_cache_friendly(a) for a in args),
-            tuple(sorted((k, _cache_friendly(v)) for k, v in kwargs.items())),
-        )
-        st.session_state.setdefault(_LOADS, []).append(loaded_at)
-        return result
+        return _cached_call(fn, args, kwargs)[0]
 
     return wrapper
 
 
 _run_report = cached(reports.run_report)
-_first_seen_by_day = cached(overview.first_seen_by_day)
-# Both derive from one all-time first-seen scan, the costliest query of the app; sharing
-# it makes the current and previous period's KPIs and growth one scan per timezone.
-_FROM_FIRST_SEEN = {"kpis": cached(overview.kpis), "growth": cached(overview.growth)}
+# Both derive from one all-time count of people by first-seen day; sharing it makes the
+# current and previous period's KPIs and growth one read per timezone.
+_FROM_FIRST_SEEN = {"kpis": overview.kpis, "growth": overview.growth}
+
+
+def _from_first_seen(name: str, period: Period) -> pd.DataFrame:
+    """KPIs or growth from the shared first-seen counts: when those were loaded stands for
+    them in the key (the frame itself is not hashed)."""
+    seen, seen_at = _cached_call(overview.first_seen_by_day, (period.tz,), {})
+    fn = _FROM_FIRST_SEEN[name]
+    return _cached_call(lambda engine_, p: fn(engine_, p, seen=seen), (period,), {},
+                        name, seen_at)[0]
 
 
 def report(name: str, period: Period, **options: object) -> pd.DataFrame:
     """Return SPEC §7 report `name` for `period` (hsl.reports.run_report), cached 5 minutes."""
     if name in _FROM_FIRST_SEEN and not options:
-        return _FROM_FIRST_SEEN[name](period, seen=_first_seen_by_day(period.tz))
+        return _from_first_seen(name, period)
     return _run_report(name, period, **options)
 
 

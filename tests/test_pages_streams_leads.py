@@ -27,6 +27,7 @@ from streamlit.testing.v1 import AppTest
 
 from hsl.db import make_engine
 from hsl.filters import Period, utc_now
+from hsl.metrics.users import PAGE_SIZE
 from hsl.reports import run_report
 from hsl_ui import charts_streams
 from tests.conftest import loaded_engine, url_of
@@ -380,7 +381,13 @@ def test_pages_on_demo_data_match_the_reports(monkeypatch, demo_url):
         engine.dispose()
     assert streams.dataframe[0].value["Bookings"].tolist() == summary["bookings"].tolist()
     assert streams.dataframe[1].value["User ID"].tolist() == ids(*roster["user_id"])
-    assert leads.dataframe[0].value["User ID"].tolist() == ids(*lead_rows["user_id"])
+    # The list shows a page of 50 people at a time, in the report's order.
+    assert len(lead_rows) > 2 * PAGE_SIZE
+    assert leads.dataframe[0].value["User ID"].tolist() == ids(*lead_rows["user_id"][:PAGE_SIZE])
+    assert f"1–50 of {len(lead_rows):,}" in [c.value for c in leads.caption]
+    second = open_page(monkeypatch, demo_url, LEADS, list="all", page="2")
+    assert second.dataframe[0].value["User ID"].tolist() == ids(
+        *lead_rows["user_id"][PAGE_SIZE:2 * PAGE_SIZE])
     assert sum(int(v.replace(",", "")) for v in cards(leads).values()) == len(lead_rows)
 
 
