@@ -262,6 +262,7 @@ def _from_first_seen(name: str, period: Period) -> pd.DataFrame:
 
 def report(name: str, period: Period, **options: object) -> pd.DataFrame:
     """Return SPEC §7 report `name` for `period` (hsl.reports.run_report), cached 5 minutes."""
+    period = reports.clock_free(name, period)
     if name in _FROM_FIRST_SEEN and not options:
         return _from_first_seen(name, period)
     return _run_report(name, period, **options)

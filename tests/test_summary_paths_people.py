@@ -46,6 +46,8 @@ from hsl.metrics.leads import LeadRules, leads, tier_counts
 from hsl.metrics.overview import first_seen_by_day, growth, kpis
 from hsl.metrics.retention import retention
 from hsl.metrics.users import count_users, lead_tier, search_users, users_report
+from hsl.reports import REPORTS as ALL_REPORTS
+from hsl.reports import clock_free, run_report
 from hsl.schema import (
     BOT_TABLES,
     bookings,
@@ -304,6 +306,22 @@ def test_after_appends_late_commits_status_changes_and_deletes_both_paths_agree(
     ours = assert_paths_agree(db)
     assert records(ours["kpis"])[0][:2] == (7, 5)
     assert records(ours["users_report"])[-1][0] == 9
+
+
+def test_only_the_reports_marked_as_reading_the_clock_change_with_it(db):
+    """The app caches the other reports with one fixed clock (hsl.reports.clock_free)."""
+    do_refresh(db)
+    earlier = NOW - timedelta(days=5)
+    for name, report in ALL_REPORTS.items():
+        options = {"stream": "1st_stream"} if name == "roster" else {}
+        at_now = run_report(db, name, period(), **options)
+        before = run_report(db, name, period(now=earlier), **options)
+        fixed = run_report(db, name, clock_free(name, period()), **options)
+        assert_frame_equal(fixed, at_now, obj=name)
+        if report.reads_clock:  # leads: 11-25 12:00 is before most of ann's events
+            assert not at_now.equals(before), name
+        else:
+            assert_frame_equal(before, at_now, obj=name)
 
 
 def test_the_whole_days_added_up_ahead_follow_the_clock_into_a_new_local_day(db):
