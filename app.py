@@ -64,6 +64,7 @@ def main() -> None:
     # The sidebar draws the page links itself, each carrying the shared dates.
     page = st.navigation({section: [link.page for link in links]
                           for section, links in sections.items()}, position="hidden")
+    state.remember_pages({link.file: link.page for links in sections.values() for link in links})
     allowed = [path for _, path, _, _, perm, _ in PAGES if can(user, perm)]
     state.resume_wanted_page(allowed)
 

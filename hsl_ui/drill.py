@@ -24,6 +24,7 @@ from hsl.metrics.funnel import STEPS
 from hsl.metrics.leads import DEFAULT_RULES, LeadRules
 from hsl.schema import BOOKING_STATUS
 from hsl_ui import format as fmt
+from hsl_ui import state
 
 AUDIENCE_PAGE = "pages/audience.py"
 PAID = 2  # the `confirmed` code of a paid booking
@@ -106,7 +107,7 @@ def link(flt: AudienceFilter, people: int, *, label: str | None = None,
     """
     where = container or st.container()
     words = label or ("See this person" if people == 1 else f"See these {fmt.people(people)}")
-    where.page_link(AUDIENCE_PAGE, label=words, icon=":material/groups:",
+    where.page_link(state.page_target(AUDIENCE_PAGE), label=words, icon=":material/groups:",
                     query_params=query_params(flt), disabled=not people,
                     help="Open them on the Audience page, to export or message them.")
 

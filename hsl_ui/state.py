@@ -46,6 +46,7 @@ _PERIOD = "_hsl_period"  # session key: the shared Period the sidebar chose in t
 _COMPARISON = "_hsl_comparison"  # session key: what this run's period is compared with
 _WANTED = "_hsl_wanted_page"  # session key: (page file, query) a lone page run asked for
 _SUMMARIES = "_hsl_summaries"  # session key: the summaries' state this run reads (or None)
+_PAGES = "_hsl_pages"  # session key: this run's st.Page objects by script (app.py)
 SUMMARY_TABLES_CHECK_SECONDS = 60  # a database without summary tables is looked at again
 
 R = TypeVar("R")
@@ -266,6 +267,18 @@ def report(name: str, period: Period, **options: object) -> pd.DataFrame:
     if name in _FROM_FIRST_SEEN and not options:
         return _from_first_seen(name, period)
     return _run_report(name, period, **options)
+
+
+def remember_pages(pages: dict[str, Any]) -> None:
+    """Keep this run's st.Page objects by script path (app.py, after st.navigation)."""
+    st.session_state[_PAGES] = pages
+
+
+def page_target(path: str) -> Any:
+    """What st.page_link is given for the page script `path`: this run's st.Page object
+    when app.py registered it (Streamlit then skips resolving the path on disk, a cost on
+    every one of a page's many links), else the path itself."""
+    return (st.session_state.get(_PAGES) or {}).get(path, path)
 
 
 def clear() -> None:
