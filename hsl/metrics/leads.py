@@ -171,10 +171,10 @@ def _whole_days(first: date, last: date, people: Subquery) -> Subquery:
     return union_all(ahead, here).subquery("whole_days")
 
 
-def _edge_events(period: Period, start: datetime, end: datetime, who: Select | None,
-                 name: str) -> Subquery:
-    """Per user of `who` (everyone when None): events in (since, now] ∩ [start, end), read
-    from events, and the latest of them. [start, end) lies inside one local day."""
+def _edge_events(start: datetime, end: datetime, who: Select | None, name: str) -> Subquery:
+    """Per user of `who` (everyone when None): their events in [start, end), read from
+    events, and the latest of them. The caller's [start, end) lies inside one local day
+    and inside the window."""
     e = events.c
     ts = utc(e.created_at)
     stmt = (
@@ -203,7 +203,7 @@ def _window_summarised(period: Period, window_days: int, people: Subquery
     uid = people.c.user_id
     after_now = period.now + timedelta(microseconds=1)
     if first_day == last_day:
-        x = _edge_events(period, since + timedelta(microseconds=1), after_now, None, "window")
+        x = _edge_events(since + timedelta(microseconds=1), after_now, None, "window")
         return (people.outerjoin(x, x.c.user_id == uid), func.coalesce(x.c.events, 0),
                 case((x.c.events > 0, 1), else_=0), x.c.last_at)
     ud = summary_user_days.c
@@ -211,10 +211,10 @@ def _window_summarised(period: Period, window_days: int, people: Subquery
     low_straddles = select(ud.user_id).where(
         ud.day == first_day, utc(ud.first_at) <= since, utc(ud.last_at) > since)
     high_straddles = select(ud.user_id).where(ud.day == last_day, utc(ud.last_at) > period.now)
-    x_low = _edge_events(period, since + timedelta(microseconds=1),
+    x_low = _edge_events(since + timedelta(microseconds=1),
                          period.local_midnight_utc(first_day + timedelta(days=1)),
                          low_straddles, "low_events")
-    x_high = _edge_events(period, period.local_midnight_utc(last_day), after_now,
+    x_high = _edge_events(period.local_midnight_utc(last_day), after_now,
                           high_straddles, "high_events")
     joined = (
         people
