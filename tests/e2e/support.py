@@ -58,9 +58,19 @@ def _open_list(page, label: str, item) -> None:
 
 
 def choose(page, label: str, option: str) -> None:
-    """Pick `option` in the selectbox `label` with the keyboard, as a person would."""
-    item = page.get_by_role("option", name=option)
-    _open_list(page, label, item)
+    """Pick `option` in the selectbox `label` with the keyboard, as a person would: type
+    its name to narrow the list (a long list draws only the options in view), then click."""
+    item = page.get_by_role("option", name=option, exact=True)
+    box = page.get_by_role("combobox", name=label)
+    for _ in range(5):
+        box.focus()
+        box.press_sequentially(option)
+        try:
+            item.click(timeout=3000)
+            return
+        except PlaywrightTimeout:
+            box.fill("")
+            page.keyboard.press("Escape")
     item.click()
 
 
