@@ -23,6 +23,7 @@ from hsl.filters import Period, utc_now
 from hsl.metrics.common import fetch, in_period, local_times
 from hsl.metrics.users import MAX_USER_ID, known_user_ids
 from hsl.schema import audit_log, bookings
+from hsl.summaries.refresh import streams_after_change
 
 CHANGE_STREAM = "change_stream"
 AUDIT_COLUMNS = [
@@ -115,6 +116,7 @@ def change_stream(
         if locked.course_stream == target_stream:
             raise ConflictError(f"User {user_id} is already in {target_stream}.")
         conn.execute(update(bookings).where(b.id == locked.id).values(course_stream=target_stream))
+        streams_after_change(conn)  # the Streams page agrees with the roster at once
         facts = {"user_id": user_id, "booking_id": int(locked.id)}
         return _record(conn, {
             "occurred_at": _as_utc(now or utc_now()),

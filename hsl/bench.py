@@ -50,6 +50,7 @@ from hsl.config import check_timezone, load_settings
 from hsl.db import check_connection, make_engine, normalize_url, reading, safe_url
 from hsl.errors import QueryTimeout, ValidationError
 from hsl.filters import DEFAULT_RANGE_DAYS, Period
+from hsl.metrics.common import plain_rows
 from hsl.metrics.leads import DEFAULT_RULES
 from hsl.metrics.retention import monday
 from hsl.reports import run_report
@@ -392,8 +393,8 @@ def _baseline(engine: Engine, sql: str, params: dict) -> pd.DataFrame:
     stmt = text(sql)
     used = {k: v for k, v in params.items() if f":{k}" in sql}
     with reading(engine) as conn:
-        result = conn.execute(stmt, used)
-        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        result = conn.execute(stmt, used)  # fetched as ours are (hsl.metrics.common)
+        return pd.DataFrame(plain_rows(result), columns=list(result.keys()))
 
 
 REPORT_ORDER = ("kpis", "growth", "attendance", "leads", "activity",

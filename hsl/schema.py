@@ -283,6 +283,19 @@ summary_user_recent = Table(
     Column("last_at", UTCDateTime, nullable=False),
 )
 
+# Bookings per stream and status code, all time (0009): rewritten whole by every refresh
+# and by an admin's stream change, in their transactions. `students` is the stream's
+# distinct students over every status, the same on each of its rows. A NULL stream is the
+# bookings without one.
+summary_streams = Table(
+    "summary_streams",
+    metadata,
+    Column("course_stream", Text),
+    Column("confirmed", Integer, nullable=False),
+    Column("bookings", BigInteger, nullable=False),
+    Column("students", BigInteger, nullable=False),
+)
+
 summary_lesson_clicks = Table(
     "summary_lesson_clicks",
     metadata,
@@ -389,7 +402,7 @@ allowed_chats = Table(  # group chats an admin allows digests and alerts to go t
 )
 
 SUMMARY_TABLES = (summary_users, summary_user_days, summary_days, summary_day_types,
-                  summary_lesson_clicks, summary_user_recent)
+                  summary_lesson_clicks, summary_user_recent, summary_streams)
 
 BOT_TABLES = (users, bookings, events, free_lesson_registrations)
 

@@ -204,7 +204,8 @@ def test_a_database_at_the_baseline_gets_only_the_app_tables_added_later(empty_e
         "summary_day_types", "summary_lesson_clicks",
         "saved_views",  # 0006
         "subscriptions", "digest_runs", "alert_rules", "alert_firings", "allowed_chats",  # 0007
-        "summary_user_recent"}  # 0008
+        "summary_user_recent",  # 0008
+        "summary_streams"}  # 0009
     postgres = empty_engine.dialect.name == "postgresql"
     added = {  # indexes on bot tables (0005 and 0008); nothing else of theirs changes
         "events": {"ix_events_created_at_id": ("created_at",)} if postgres else {},
@@ -220,7 +221,7 @@ def test_a_database_at_the_baseline_gets_only_the_app_tables_added_later(empty_e
         assert {i for i in indexes if i[0] in indexes_added} == set(indexes_added.items())
         after[table] = (columns, [i for i in indexes if i[0] not in indexes_added], *rest)
     assert {t: after[t] for t in before} == before
-    assert version_in(empty_engine) == ["0008"] == [head_revision()]
+    assert version_in(empty_engine) == ["0009"] == [head_revision()]
 
 
 def test_the_sign_in_table_matches_the_schema(empty_engine):

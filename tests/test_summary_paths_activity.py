@@ -34,6 +34,8 @@ import pytest
 from pandas.testing import assert_frame_equal
 from sqlalchemy import delete, insert, update
 
+from hsl.admin import change_stream
+from hsl.auth import Actor
 from hsl.filters import Period
 from hsl.metrics.activity import activity_by_day, event_types, events_by_day_and_type
 from hsl.metrics.funnel import funnel
@@ -43,7 +45,7 @@ from hsl.metrics.lessons import (
     attendance_by_date,
     lesson_registrations,
 )
-from hsl.metrics.streams import stream_roster
+from hsl.metrics.streams import status_counts, stream_roster, stream_summary
 from hsl.reports import run_report
 from hsl.schema import bookings, events, free_lesson_registrations, users
 from hsl.summaries import current, raw_path
@@ -159,6 +161,9 @@ REPORTS: dict[str, Callable[..., pd.DataFrame]] = {
     "cli_attendance_by_date": lambda e, p: run_report(e, "attendance-by-date", p),
     "cli_funnel": lambda e, p: run_report(e, "funnel", p, lesson_type=DESIGN),
     "roster": lambda e, p: stream_roster(e, p, STREAM),
+    "streams": stream_summary,
+    "status_counts": status_counts,
+    "cli_streams": lambda e, p: run_report(e, "streams", p),
 }
 # The whole history, single days at the timezone edge, the trailing days a refresh rereads.
 PERIODS = [(18, 30), (26, 26), (25, 26), (29, 30), (1, 3)]
@@ -286,6 +291,62 @@ def test_roster_events_and_last_activity_from_the_summaries(db):
         at(21, 11).astimezone(zone), at(25, 21).astimezone(zone),
         at(27, 10, 10).astimezone(zone), at(28, 9, 30).astimezone(zone),
     ]
+
+
+def more_streams(db) -> None:
+    """Beside the four 3rd-stream bookings: user 3 twice in 10th_stream (new, then pending),
+    user 2 in 2nd_stream with a status code the app does not know (7), and user 8's booking
+    without a stream."""
+    with db.begin() as conn:
+        conn.execute(insert(bookings), [
+            {**booking(5, 3, 0, at(25, 9)), "course_stream": "10th_stream"},
+            {**booking(6, 3, 1, at(26, 9)), "course_stream": "10th_stream"},
+            {**booking(7, 2, 7, at(26, 10)), "course_stream": "2nd_stream"},
+            {**booking(8, 8, 2, at(27, 10)), "course_stream": None},
+        ])
+
+
+def test_streams_from_the_summaries(db):
+    more_streams(db)
+    fresh(db)
+    frame = stream_summary(db, moscow(19, 30))
+    # (stream, bookings, new, pending, confirmed, cancelled, students, paid, cancel rate);
+    # 3rd_stream: users 2 (new), 1 and 7 (confirmed), 6 (cancelled).
+    *named, unnamed = records(frame)
+    assert named == [
+        ("2nd_stream", 1, 0, 0, 0, 0, 1, 0.0, 0.0),
+        ("3rd_stream", 4, 1, 0, 2, 1, 4, 0.5, 0.25),
+        ("10th_stream", 2, 1, 1, 0, 0, 1, 0.0, 0.0),
+    ]
+    assert pd.isna(unnamed[0]) and unnamed[1:] == (1, 0, 0, 1, 0, 1, 1.0, 0.0)  # no stream
+    *named, unnamed = records(status_counts(db, moscow(19, 30)))
+    assert named == [
+        ("2nd_stream", 7, "unknown (7)", 1),
+        ("3rd_stream", 0, "new", 1), ("3rd_stream", 2, "confirmed", 2),
+        ("3rd_stream", -1, "cancelled", 1),
+        ("10th_stream", 0, "new", 1), ("10th_stream", 1, "pending", 1),
+    ]
+    assert pd.isna(unnamed[0]) and unnamed[1:] == (2, "confirmed", 1)
+    assert_paths_agree(db)
+
+
+def test_a_stream_change_shows_in_the_streams_summary_at_once(db):
+    more_streams(db)
+    fresh(db)
+    with db.begin() as conn:  # the bot: user 6's cancelled booking is pending again
+        conn.execute(update(bookings).where(bookings.c.id == 3).values(confirmed=1))
+    ours, reference = summary_and_raw(db, stream_summary, moscow(19, 30))
+    assert records(ours)[1][1:6] == (4, 1, 0, 2, 1)  # as of the refresh
+    assert records(reference)[1][1:6] == (4, 1, 1, 2, 0)
+
+    # An admin moves user 7's booking to 10th_stream: that rewrites the summary (with the
+    # bot's change too), in the change's own transaction.
+    change_stream(db, Actor("root", "admin"), 7, "10th_stream", "asked to move")
+    ours, reference = summary_and_raw(db, stream_summary, moscow(19, 30))
+    assert_frame_equal(ours, reference)
+    assert [r[:7] for r in records(ours)][1:3] == [
+        ("3rd_stream", 3, 1, 1, 1, 0, 3), ("10th_stream", 3, 1, 1, 1, 0, 2)]
+    assert_paths_agree(db)
 
 
 # ---------------------------------------------------------- summary path = raw path

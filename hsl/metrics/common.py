@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 from sqlalchemy import and_, func, select, union_all
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.selectable import Subquery
 
@@ -36,8 +36,24 @@ def fetch(bind: Engine | Connection, stmt: Select) -> pd.DataFrame:
         with reading(bind) as conn:
             return fetch(conn, stmt)
     result = bind.execute(stmt)
-    # Plain tuples: pandas probes each Row for namedtuple attributes, which costs ~10 µs a row.
-    return pd.DataFrame([tuple(row) for row in result.fetchall()], columns=list(result.keys()))
+    return pd.DataFrame(plain_rows(result), columns=list(result.keys()))
+
+
+def plain_rows(result: CursorResult) -> list[tuple]:
+    """All of `result`'s rows as plain tuples.
+
+    When no column has a result processor (PostgreSQL: psycopg2 already gives every value
+    as the column's type says; see hsl.schema.UTCDateTime), straight from the driver's
+    cursor: SQLAlchemy's Row per row and its tuple cost ~2 µs a row (45,000 leads: ~90 ms).
+    Otherwise through the Rows (SQLite's instants are text until their processor runs).
+    pandas is given tuples either way: it probes a Row for namedtuple fields, ~10 µs a row.
+    """
+    processors = getattr(result._metadata, "_processors", None)  # SQLAlchemy's, pinned
+    if result.returns_rows and processors is not None and not any(processors):
+        rows = result.cursor.fetchall()
+        result.close()
+        return rows
+    return [tuple(row) for row in result.fetchall()]
 
 
 def fetch_scalar(bind: Engine | Connection, stmt: Select) -> int:

@@ -24,7 +24,15 @@ from hsl.metrics.common import (
     local_times,
     rate,
 )
-from hsl.schema import BOOKING_STATUS, bookings, events, status_word, summary_users, users
+from hsl.schema import (
+    BOOKING_STATUS,
+    bookings,
+    events,
+    status_word,
+    summary_streams,
+    summary_users,
+    users,
+)
 from hsl.summaries import SummaryState, current
 
 # The summary's status columns, in display order, with their `confirmed` codes.
@@ -68,16 +76,29 @@ def stream_summary(engine: Engine, period: Period | None = None) -> pd.DataFrame
 
     `period` is accepted for the report registry and ignored. Statuses other than the four
     known ones count only in `bookings` (see `status_counts`). Bookings without a stream
-    form one row with an empty `course_stream`, last.
+    form one row with an empty `course_stream`, last. From summary_streams when the
+    summaries are current (as of the last refresh or stream change).
     """
-    stmt = select(
-        b.course_stream,
-        func.count().label("bookings"),
-        *(func.count(case((b.confirmed == code, 1))).label(col)
-          for col, code in STATUS_COLUMNS.items()),
-        func.count(distinct(b.user_id)).label("students"),
-    ).group_by(b.course_stream)
+    if current(engine) is not None:
+        s = summary_streams.c
+        stmt = select(
+            s.course_stream,
+            func.sum(s.bookings).label("bookings"),
+            *(func.coalesce(func.sum(case((s.confirmed == code, s.bookings))), 0).label(col)
+              for col, code in STATUS_COLUMNS.items()),
+            func.max(s.students).label("students"),
+        ).group_by(s.course_stream)
+    else:
+        stmt = select(
+            b.course_stream,
+            func.count().label("bookings"),
+            *(func.count(case((b.confirmed == code, 1))).label(col)
+              for col, code in STATUS_COLUMNS.items()),
+            func.count(distinct(b.user_id)).label("students"),
+        ).group_by(b.course_stream)
     frame = _natural_order(fetch(engine, stmt))
+    for column in ("bookings", *STATUS_COLUMNS, "students"):
+        frame[column] = frame[column].astype("int64")
     frame["paid_rate"] = rate(frame["confirmed"], frame["bookings"])
     frame["cancel_rate"] = rate(frame["cancelled"], frame["bookings"])
     return frame[SUMMARY_COLUMNS]
@@ -89,10 +110,15 @@ def status_counts(engine: Engine, period: Period | None = None) -> pd.DataFrame:
     Rows follow the streams' natural order, then new, pending, confirmed, cancelled and
     unknown codes ascending; for the stacked status chart and the "unknown (N)" cells.
     """
-    stmt = select(b.course_stream, b.confirmed, func.count().label("bookings")).group_by(
-        b.course_stream, b.confirmed
-    )
+    if current(engine) is not None:
+        s = summary_streams.c
+        stmt = select(s.course_stream, s.confirmed, s.bookings)
+    else:
+        stmt = select(b.course_stream, b.confirmed, func.count().label("bookings")).group_by(
+            b.course_stream, b.confirmed
+        )
     frame = fetch(engine, stmt)
+    frame["bookings"] = frame["bookings"].astype("int64")
     known = list(STATUS_COLUMNS.values())
     frame["_rank"] = [
         (known.index(c), 0) if c in BOOKING_STATUS else (len(known), c) for c in frame["confirmed"]

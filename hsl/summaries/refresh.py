@@ -77,6 +77,7 @@ from hsl.schema import (
     summary_days,
     summary_lesson_clicks,
     summary_state,
+    summary_streams,
     summary_user_days,
     summary_user_recent,
     summary_users,
@@ -154,6 +155,7 @@ def refresh(engine: Engine, tz: str, *, full: bool = False, lookback: timedelta 
             for table in (summary_users, summary_lesson_clicks):
                 conn.execute(delete(table).where(table.c.user_id.in_(gone)))
         _update_first_seen(conn)
+        write_streams(conn)
         recent = recent_days(now, tz)
         _refresh_recent(conn, recent, None if rebuild else previous, recounted)
         for temporary in (_new, _touched):
@@ -285,6 +287,31 @@ def _refresh_recent(conn: Connection, days: tuple[date, date] | None,
         rows = rows.where(ud.user_id.in_(select(who.c.user_id)))
     conn.execute(insert(summary_user_recent).from_select(
         ["user_id", "events", "active_days", "last_at"], rows))
+
+
+def write_streams(conn: Connection) -> None:
+    """Rewrite summary_streams from `bookings` (one grouped pass: statuses change in place,
+    with nothing to tell which did, and the table grows with people, not events)."""
+    b = bookings.c
+    students = (select(b.course_stream, func.count(distinct(b.user_id)).label("students"))
+                .group_by(b.course_stream).subquery("students"))
+    conn.execute(delete(summary_streams))
+    conn.execute(insert(summary_streams).from_select(
+        ["course_stream", "confirmed", "bookings", "students"],
+        select(b.course_stream, b.confirmed, func.count(), func.max(students.c.students))
+        .join(students, b.course_stream.is_not_distinct_from(students.c.course_stream))
+        .group_by(b.course_stream, b.confirmed)))
+
+
+def streams_after_change(conn: Connection) -> None:
+    """In the transaction of a change to `bookings` (an admin's stream change): rewrite
+    summary_streams, after any refresh in progress (the refresh's lock), when a refresh has
+    filled the summaries; otherwise the next refresh does."""
+    if not has_tables(conn.engine) or read_state(conn) is None:
+        return
+    if is_postgres(conn):
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})")
+    write_streams(conn)
 
 
 def _seen_elsewhere() -> Subquery:
