@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.selectable import FromClause, Subquery
 
-from hsl.db import utc
+from hsl.db import reading, utc
 from hsl.errors import NotFoundError
 from hsl.filters import Period
 from hsl.metrics.common import (
@@ -22,7 +22,7 @@ from hsl.metrics.common import (
     fetch,
     latest_names,
     local_times,
-    rate,
+    plain_rows,
 )
 from hsl.schema import (
     BOOKING_STATUS,
@@ -57,14 +57,6 @@ def natural_key(name: str | None) -> tuple:
     ))
 
 
-def _natural_order(frame: pd.DataFrame, then: str | None = None) -> pd.DataFrame:
-    """Rows sorted by `course_stream` naturally, then by the column `then`."""
-    streams = list(frame["course_stream"])
-    extra = list(frame[then]) if then else [0] * len(frame)
-    order = sorted(range(len(frame)), key=lambda i: (natural_key(streams[i]), extra[i]))
-    return frame.iloc[order].reset_index(drop=True)
-
-
 def list_streams(engine: Engine) -> list[str]:
     """Every stream named by a booking, naturally sorted (bookings without a stream skipped)."""
     stmt = select(b.course_stream).where(b.course_stream.is_not(None)).distinct()
@@ -77,31 +69,39 @@ def stream_summary(engine: Engine, period: Period | None = None) -> pd.DataFrame
     `period` is accepted for the report registry and ignored. Statuses other than the four
     known ones count only in `bookings` (see `status_counts`). Bookings without a stream
     form one row with an empty `course_stream`, last. From summary_streams when the
-    summaries are current (as of the last refresh or stream change).
+    summaries are current (as of the last refresh or stream change). A dozen rows: built
+    in Python, where pandas' per-column steps would cost more than the query.
     """
-    if current(engine) is not None:
-        s = summary_streams.c
-        stmt = select(
-            s.course_stream,
-            func.sum(s.bookings).label("bookings"),
-            *(func.coalesce(func.sum(case((s.confirmed == code, s.bookings))), 0).label(col)
-              for col, code in STATUS_COLUMNS.items()),
-            func.max(s.students).label("students"),
-        ).group_by(s.course_stream)
-    else:
-        stmt = select(
-            b.course_stream,
-            func.count().label("bookings"),
-            *(func.count(case((b.confirmed == code, 1))).label(col)
-              for col, code in STATUS_COLUMNS.items()),
-            func.count(distinct(b.user_id)).label("students"),
-        ).group_by(b.course_stream)
-    frame = _natural_order(fetch(engine, stmt))
-    for column in ("bookings", *STATUS_COLUMNS, "students"):
-        frame[column] = frame[column].astype("int64")
-    frame["paid_rate"] = rate(frame["confirmed"], frame["bookings"])
-    frame["cancel_rate"] = rate(frame["cancelled"], frame["bookings"])
-    return frame[SUMMARY_COLUMNS]
+    with reading(engine) as conn:
+        if current(conn) is not None:
+            s = summary_streams.c
+            stmt = select(
+                s.course_stream,
+                func.sum(s.bookings),
+                *(func.coalesce(func.sum(case((s.confirmed == code, s.bookings))), 0)
+                  for code in STATUS_COLUMNS.values()),
+                func.max(s.students),
+            ).group_by(s.course_stream)
+        else:
+            stmt = select(
+                b.course_stream,
+                func.count(),
+                *(func.count(case((b.confirmed == code, 1))) for code in STATUS_COLUMNS.values()),
+                func.count(distinct(b.user_id)),
+            ).group_by(b.course_stream)
+        rows = plain_rows(conn.execute(stmt))
+    rows.sort(key=lambda row: natural_key(row[0]))
+    cells = []
+    for stream, *counts in rows:  # PostgreSQL's sums are Decimals: ints first
+        total, new, pending, confirmed, cancelled, students = map(int, counts)
+        cells.append((stream, total, new, pending, confirmed, cancelled, students,
+                      confirmed / total if total else 0.0, cancelled / total if total else 0.0))
+    frame = pd.DataFrame(cells, columns=SUMMARY_COLUMNS)  # ints and floats: int64, float64
+    return frame if cells else frame.astype(_SUMMARY_TYPES)
+
+
+_SUMMARY_TYPES = {"bookings": "int64", **dict.fromkeys(STATUS_COLUMNS, "int64"),
+                  "students": "int64", "paid_rate": "float64", "cancel_rate": "float64"}
 
 
 def status_counts(engine: Engine, period: Period | None = None) -> pd.DataFrame:
@@ -110,22 +110,22 @@ def status_counts(engine: Engine, period: Period | None = None) -> pd.DataFrame:
     Rows follow the streams' natural order, then new, pending, confirmed, cancelled and
     unknown codes ascending; for the stacked status chart and the "unknown (N)" cells.
     """
-    if current(engine) is not None:
-        s = summary_streams.c
-        stmt = select(s.course_stream, s.confirmed, s.bookings)
-    else:
-        stmt = select(b.course_stream, b.confirmed, func.count().label("bookings")).group_by(
-            b.course_stream, b.confirmed
-        )
-    frame = fetch(engine, stmt)
-    frame["bookings"] = frame["bookings"].astype("int64")
+    with reading(engine) as conn:
+        if current(conn) is not None:
+            s = summary_streams.c
+            stmt = select(s.course_stream, s.confirmed, s.bookings)
+        else:
+            stmt = select(b.course_stream, b.confirmed, func.count()).group_by(
+                b.course_stream, b.confirmed
+            )
+        rows = plain_rows(conn.execute(stmt))
     known = list(STATUS_COLUMNS.values())
-    frame["_rank"] = [
-        (known.index(c), 0) if c in BOOKING_STATUS else (len(known), c) for c in frame["confirmed"]
-    ]
-    frame = _natural_order(frame, "_rank").drop(columns="_rank")
-    frame["status"] = frame["confirmed"].map(status_word)
-    return frame[STATUS_COUNT_COLUMNS]
+    rows.sort(key=lambda row: (natural_key(row[0]), (known.index(row[1]), 0)
+                               if row[1] in BOOKING_STATUS else (len(known), row[1])))
+    frame = pd.DataFrame(
+        [(stream, int(code), status_word(int(code)), int(n)) for stream, code, n in rows],
+        columns=STATUS_COUNT_COLUMNS)
+    return frame if rows else frame.astype({"confirmed": "int64", "bookings": "int64"})
 
 
 def _with_event_totals(people: Subquery, state: SummaryState | None

@@ -83,7 +83,10 @@ def current(bind: Engine | Connection, tz: str | None = None) -> SummaryState | 
     """
     if _RAW.get():
         return None
-    state = read_state(bind if isinstance(bind, Engine) else bind.engine)
+    if isinstance(bind, Engine):
+        state = read_state(bind)
+    else:  # read in the caller's transaction: the state of the snapshot its report reads
+        state = read_state(bind) if has_tables(bind.engine) else None
     if state is None or (tz is not None and state.tz != tz):
         return None
     return state
