@@ -175,6 +175,9 @@ REPORTS: dict[str, Callable] = {
     "leads 30 days": lambda db: leads(db, period(), window_days=30),
     "leads clock in the past": lambda db: leads(db, period(now=nov(25, 10))),
     "leads midnight clock": lambda db: leads(db, period(now=nov(29, 21)), window_days=3),
+    # Moscow 04:00 and 23:00: the first edge day is read before and after `since`.
+    "leads early clock": lambda db: leads(db, period(now=nov(30, 1)), window_days=2),
+    "leads late clock": lambda db: leads(db, period(now=nov(29, 20)), window_days=2),
     "leads utc": lambda db: leads(db, period("UTC")),
     "tier_counts": lambda db: tier_counts(db, period(), LeadRules(cool_events=2)),
     "lead_tier": lambda db: pd.DataFrame(
@@ -410,3 +413,18 @@ def test_a_window_inside_one_long_local_day_reads_it_all_from_events(engine):
         expected = (ANN, 2, 1, at(10, 25, 22), "cold") if days == 1 else (
             ANN, 4, 2, at(10, 25, 22), "cold")
         assert lead_rows(ours) == [expected]
+
+
+def test_a_first_edge_day_is_read_before_the_window_starts_when_that_is_shorter(db):
+    # dee on Moscow 11-27: 08:00, 09:00 (both new) and 13:00. A 3-day window ending 11-30
+    # 10:00 Moscow starts 11-27 10:00: 10 hours of that day lie before it, 14 after, so
+    # the two events before are read from events and taken from her day's 3.
+    with db.begin() as conn:
+        conn.execute(insert(events), [event(43, DEE, nov(27, 5)), event(44, DEE, nov(27, 6))])
+    do_refresh(db)
+    early = period(now=nov(30, 7))
+    ours = leads(db, early, window_days=3, include_paying=True)
+    with raw_path():
+        assert_frame_equal(ours, leads(db, early, window_days=3, include_paying=True))
+    dee = [row for row in lead_rows(ours) if row[0] == DEE]
+    assert dee == [(DEE, 1, 1, nov(27, 10), "cold")]

@@ -195,8 +195,9 @@ def _window_summarised(period: Period, window_days: int, people: Subquery
     the whole local days between the two edge days (`_whole_days`); each edge day's
     summary_user_days row, whole when it lies inside the window (its first event after
     `since`; its last one at or before `now`), else that person's events on that day
-    read from events (a person whose row straddles `since`; past `now` when the clock is
-    in the past). A window inside one local day is read from events.
+    read from events (a person whose row straddles `since`: the shorter side of `since`
+    on that day, the part before it subtracted from the row; past `now` when the clock
+    is in the past). A window inside one local day is read from events.
     """
     first_day, last_day = edge_days(period.now, window_days, period.tz)
     since = period.now - timedelta(days=window_days)
@@ -211,9 +212,18 @@ def _window_summarised(period: Period, window_days: int, people: Subquery
     low_straddles = select(ud.user_id).where(
         ud.day == first_day, utc(ud.first_at) <= since, utc(ud.last_at) > since)
     high_straddles = select(ud.user_id).where(ud.day == last_day, utc(ud.last_at) > period.now)
-    x_low = _edge_events(since + timedelta(microseconds=1),
-                         period.local_midnight_utc(first_day + timedelta(days=1)),
-                         low_straddles, "low_events")
+    day_starts = period.local_midnight_utc(first_day)
+    day_ends = period.local_midnight_utc(first_day + timedelta(days=1))
+    # A person whose first edge day straddles `since`: read the shorter part of that day
+    # from events. After `since` as it is; before it (up to `since`), taken from the day's
+    # total (never below 0: between refreshes events may have come in late).
+    read_before = since - day_starts < day_ends - since
+    if read_before:
+        x_low = _edge_events(day_starts, since + timedelta(microseconds=1), low_straddles,
+                             "low_events")
+    else:
+        x_low = _edge_events(since + timedelta(microseconds=1), day_ends, low_straddles,
+                             "low_events")
     x_high = _edge_events(period.local_midnight_utc(last_day), after_now,
                           high_straddles, "high_events")
     joined = (
@@ -224,10 +234,18 @@ def _window_summarised(period: Period, window_days: int, people: Subquery
         .outerjoin(x_high, x_high.c.user_id == uid)
     )
     low_whole, high_whole = utc(low.c.first_at) > since, utc(high.c.last_at) <= period.now
-    n = (case((low_whole, low.c.events), else_=func.coalesce(x_low.c.events, 0))
-         + case((high_whole, high.c.events), else_=func.coalesce(x_high.c.events, 0)))
-    days = (case((or_(low_whole, x_low.c.events > 0), 1), else_=0)
-            + case((or_(high_whole, x_high.c.events > 0), 1), else_=0))
+    if read_before:
+        before = func.coalesce(x_low.c.events, 0)
+        after_since = utc(low.c.last_at) > since  # the whole row, or a straddler's part
+        counted = and_(after_since, before < low.c.events)
+        low_n = case((low_whole, low.c.events), (counted, low.c.events - before), else_=0)
+        low_day, low_last = case((or_(low_whole, counted), 1), else_=0), None
+    else:
+        low_n = case((low_whole, low.c.events), else_=func.coalesce(x_low.c.events, 0))
+        low_day = case((or_(low_whole, x_low.c.events > 0), 1), else_=0)
+        low_last = x_low.c.last_at
+    n = low_n + case((high_whole, high.c.events), else_=func.coalesce(x_high.c.events, 0))
+    days = low_day + case((or_(high_whole, x_high.c.events > 0), 1), else_=0)
     if (last_day - first_day).days > 1:
         whole = _whole_days(first_day + timedelta(days=1), last_day - timedelta(days=1),
                             people)
@@ -235,7 +253,8 @@ def _window_summarised(period: Period, window_days: int, people: Subquery
         n = func.coalesce(whole.c.events, 0) + n
         days = func.coalesce(whole.c.active_days, 0) + days
     # Summary rows are never later than summary_users.last_event_at; raw rows may be.
-    return joined, n, days, _latest(x_low.c.last_at, x_high.c.last_at)
+    raw_last = x_high.c.last_at if low_last is None else _latest(low_last, x_high.c.last_at)
+    return joined, n, days, raw_last
 
 
 def _latest(a: ColumnElement, b: ColumnElement) -> ColumnElement:
