@@ -57,6 +57,7 @@ from hsl.schema import (
     events,
     free_lesson_registrations,
     status_word,
+    summary_day_types,
     summary_users,
     users,
 )
@@ -600,10 +601,15 @@ def export_audience(
 def audience_choices(bind: Engine | Connection) -> dict[str, list[str]]:
     """The values the filters offer, all time: `lesson_types` and `event_types` (code point order).
 
-    Streams come from `hsl.metrics.streams.list_streams` (natural order).
+    Streams come from `hsl.metrics.streams.list_streams` (natural order). Event types are
+    read from summary_day_types when the summaries are current (as of the last refresh;
+    all of events has to be read otherwise: 0.6 s at 10M events).
     """
     lesson_types = select(regs.lesson_type).where(regs.lesson_type.is_not(None)).distinct()
-    event_types = select(e.event_type).where(e.event_type.is_not(None)).distinct()
+    if current(bind) is not None:
+        event_types = select(summary_day_types.c.event_type).distinct()
+    else:
+        event_types = select(e.event_type).where(e.event_type.is_not(None)).distinct()
     return {
         "lesson_types": sorted(fetch(bind, lesson_types)["lesson_type"]),
         "event_types": sorted(fetch(bind, event_types)["event_type"]),

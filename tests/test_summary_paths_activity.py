@@ -35,6 +35,7 @@ from pandas.testing import assert_frame_equal
 from sqlalchemy import delete, insert, update
 
 from hsl.admin import change_stream
+from hsl.audience import audience_choices
 from hsl.auth import Actor
 from hsl.filters import Period
 from hsl.metrics.activity import activity_by_day, event_types, events_by_day_and_type
@@ -164,6 +165,8 @@ REPORTS: dict[str, Callable[..., pd.DataFrame]] = {
     "streams": stream_summary,
     "status_counts": status_counts,
     "cli_streams": lambda e, p: run_report(e, "streams", p),
+    "audience_choices": lambda e, p: pd.DataFrame(
+        {name: [" | ".join(values)] for name, values in audience_choices(e).items()}),
 }
 # The whole history, single days at the timezone edge, the trailing days a refresh rereads.
 PERIODS = [(18, 30), (26, 26), (25, 26), (29, 30), (1, 3)]
