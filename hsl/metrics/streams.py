@@ -11,7 +11,7 @@ import re
 import pandas as pd
 from sqlalchemy import case, distinct, func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.selectable import FromClause, Subquery
 
 from hsl.db import reading, utc
@@ -33,7 +33,7 @@ from hsl.schema import (
     summary_users,
     users,
 )
-from hsl.summaries import SummaryState, current
+from hsl.summaries import SummaryState, current, filled, in_use
 
 # The summary's status columns, in display order, with their `confirmed` codes.
 STATUS_COLUMNS = {"new": 0, "pending": 1, "confirmed": 2, "cancelled": -1}
@@ -63,6 +63,38 @@ def list_streams(engine: Engine) -> list[str]:
     return sorted(fetch(engine, stmt)["course_stream"], key=natural_key)
 
 
+_s = summary_streams.c
+# (from summary_streams, from bookings), built once: building them took longer than the query.
+_SUMMARY_STATEMENTS = (
+    select(
+        _s.course_stream,
+        func.sum(_s.bookings),
+        *(func.coalesce(func.sum(case((_s.confirmed == code, _s.bookings))), 0)
+          for code in STATUS_COLUMNS.values()),
+        func.max(_s.students),
+    ).where(filled()).group_by(_s.course_stream),
+    select(
+        b.course_stream,
+        func.count(),
+        *(func.count(case((b.confirmed == code, 1))) for code in STATUS_COLUMNS.values()),
+        func.count(distinct(b.user_id)),
+    ).group_by(b.course_stream),
+)
+_STATUS_STATEMENTS = (
+    select(_s.course_stream, _s.confirmed, _s.bookings).where(filled()),
+    select(b.course_stream, b.confirmed, func.count()).group_by(b.course_stream, b.confirmed),
+)
+
+
+def _summarised_or_raw(engine: Engine, summarised: Select, raw: Select) -> list[tuple]:
+    """The rows of `summarised` (over summary_streams, `filled()` checked inside it: a dozen
+    rows cost less than reading the state first), else, or when it has none, of `raw`."""
+    with reading(engine) as conn:
+        if in_use(engine) and (rows := plain_rows(conn.execute(summarised))):
+            return rows
+        return plain_rows(conn.execute(raw))
+
+
 def stream_summary(engine: Engine, period: Period | None = None) -> pd.DataFrame:
     """Per stream, all time: bookings by status, distinct students, paid and cancel rates (0..1).
 
@@ -72,24 +104,7 @@ def stream_summary(engine: Engine, period: Period | None = None) -> pd.DataFrame
     summaries are current (as of the last refresh or stream change). A dozen rows: built
     in Python, where pandas' per-column steps would cost more than the query.
     """
-    with reading(engine) as conn:
-        if current(conn) is not None:
-            s = summary_streams.c
-            stmt = select(
-                s.course_stream,
-                func.sum(s.bookings),
-                *(func.coalesce(func.sum(case((s.confirmed == code, s.bookings))), 0)
-                  for code in STATUS_COLUMNS.values()),
-                func.max(s.students),
-            ).group_by(s.course_stream)
-        else:
-            stmt = select(
-                b.course_stream,
-                func.count(),
-                *(func.count(case((b.confirmed == code, 1))) for code in STATUS_COLUMNS.values()),
-                func.count(distinct(b.user_id)),
-            ).group_by(b.course_stream)
-        rows = plain_rows(conn.execute(stmt))
+    rows = _summarised_or_raw(engine, *_SUMMARY_STATEMENTS)
     rows.sort(key=lambda row: natural_key(row[0]))
     cells = []
     for stream, *counts in rows:  # PostgreSQL's sums are Decimals: ints first
@@ -110,15 +125,7 @@ def status_counts(engine: Engine, period: Period | None = None) -> pd.DataFrame:
     Rows follow the streams' natural order, then new, pending, confirmed, cancelled and
     unknown codes ascending; for the stacked status chart and the "unknown (N)" cells.
     """
-    with reading(engine) as conn:
-        if current(conn) is not None:
-            s = summary_streams.c
-            stmt = select(s.course_stream, s.confirmed, s.bookings)
-        else:
-            stmt = select(b.course_stream, b.confirmed, func.count()).group_by(
-                b.course_stream, b.confirmed
-            )
-        rows = plain_rows(conn.execute(stmt))
+    rows = _summarised_or_raw(engine, *_STATUS_STATEMENTS)
     known = list(STATUS_COLUMNS.values())
     rows.sort(key=lambda row: (natural_key(row[0]), (known.index(row[1]), 0)
                                if row[1] in BOOKING_STATUS else (len(known), row[1])))

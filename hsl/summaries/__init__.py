@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import inspect, select
+from sqlalchemy import exists, inspect, select
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql import ColumnElement
 
 from hsl.db import reading
 from hsl.schema import summary_state
@@ -48,6 +49,18 @@ def raw_path() -> Iterator[None]:
         yield
     finally:
         _RAW.reset(token)
+
+
+def in_use(engine: Engine) -> bool:
+    """True when reports may read the summaries: outside raw_path(), with the tables there.
+    Whether a refresh has filled them is for the statement to check (`filled`)."""
+    return not _RAW.get() and has_tables(engine)
+
+
+def filled() -> ColumnElement:
+    """Predicate, true once a refresh has written the summaries' state (for a statement that
+    reads summaries whatever their timezone, checked in the same snapshot)."""
+    return exists().where(summary_state.c.id == 1)
 
 
 def has_tables(engine: Engine) -> bool:
