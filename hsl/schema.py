@@ -296,6 +296,21 @@ summary_streams = Table(
     Column("students", BigInteger, nullable=False),
 )
 
+# Per named stream and student, as of the last refresh or stream change (0009): the status
+# of their newest booking there, their name (the users row, else their newest
+# registration's), events and last event: a stream's roster in one range of rows.
+summary_stream_students = Table(
+    "summary_stream_students",
+    metadata,
+    Column("course_stream", Text, primary_key=True),
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("confirmed", Integer, nullable=False),
+    Column("username", Text),
+    Column("first_name", Text),
+    Column("events", BigInteger, nullable=False),
+    Column("last_event_at", UTCDateTime),
+)
+
 summary_lesson_clicks = Table(
     "summary_lesson_clicks",
     metadata,
@@ -402,7 +417,8 @@ allowed_chats = Table(  # group chats an admin allows digests and alerts to go t
 )
 
 SUMMARY_TABLES = (summary_users, summary_user_days, summary_days, summary_day_types,
-                  summary_lesson_clicks, summary_user_recent, summary_streams)
+                  summary_lesson_clicks, summary_user_recent, summary_streams,
+                  summary_stream_students)
 
 BOT_TABLES = (users, bookings, events, free_lesson_registrations)
 

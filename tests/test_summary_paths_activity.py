@@ -341,6 +341,10 @@ def test_a_stream_change_shows_in_the_streams_summary_at_once(db):
     ours, reference = summary_and_raw(db, stream_summary, moscow(19, 30))
     assert records(ours)[1][1:6] == (4, 1, 0, 2, 1)  # as of the refresh
     assert records(reference)[1][1:6] == (4, 1, 1, 2, 0)
+    roster = REPORTS["roster"]
+    ours, reference = summary_and_raw(db, roster, moscow(19, 30))
+    assert ours["status"].tolist() == ["confirmed", "new", "cancelled", "confirmed"]
+    assert reference["status"].tolist() == ["confirmed", "new", "pending", "confirmed"]
 
     # An admin moves user 7's booking to 10th_stream: that rewrites the summary (with the
     # bot's change too), in the change's own transaction.
@@ -349,6 +353,12 @@ def test_a_stream_change_shows_in_the_streams_summary_at_once(db):
     assert_frame_equal(ours, reference)
     assert [r[:7] for r in records(ours)][1:3] == [
         ("3rd_stream", 3, 1, 1, 1, 0, 3), ("10th_stream", 3, 1, 1, 1, 0, 2)]
+    tenth = lambda e, p: stream_roster(e, p, "10th_stream")  # noqa: E731
+    for report in (roster, tenth):  # the rosters too, names and totals as of the refresh
+        ours, reference = summary_and_raw(db, report, moscow(19, 30))
+        assert_frame_equal(ours, reference)
+    assert [(r.user_id, r.status, r.events) for r in ours.itertuples()] == [
+        (3, "pending", 1), (7, "confirmed", 2)]
     assert_paths_agree(db)
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 
 import pandas as pd
-from sqlalchemy import case, distinct, func, select
+from sqlalchemy import bindparam, case, distinct, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ColumnElement, Select
-from sqlalchemy.sql.selectable import FromClause, Subquery
+from sqlalchemy.sql.selectable import Subquery
 
 from hsl.db import reading, utc
 from hsl.errors import NotFoundError
@@ -29,11 +29,12 @@ from hsl.schema import (
     bookings,
     events,
     status_word,
+    summary_stream_students,
     summary_streams,
     summary_users,
     users,
 )
-from hsl.summaries import SummaryState, current, filled, in_use
+from hsl.summaries import current, filled, in_use
 
 # The summary's status columns, in display order, with their `confirmed` codes.
 STATUS_COLUMNS = {"new": 0, "pending": 1, "confirmed": 2, "cancelled": -1}
@@ -135,25 +136,44 @@ def status_counts(engine: Engine, period: Period | None = None) -> pd.DataFrame:
     return frame if rows else frame.astype({"confirmed": "int64", "bookings": "int64"})
 
 
-def _with_event_totals(people: Subquery, state: SummaryState | None
-                       ) -> tuple[FromClause, list[ColumnElement]]:
-    """`people` (a subquery with user_id) and the columns `events` (all time) and
-    `last_activity` of each.
-
-    From summary_users when `state` is given (as of that refresh; a user it does not hold
-    yet has 0 and none), else counted over events.
-    """
-    if state is not None:
-        s = summary_users.c
-        joined = people.outerjoin(summary_users, s.user_id == people.c.user_id)
-        return joined, [func.coalesce(s.events, 0).label("events"),
-                        s.last_event_at.label("last_activity")]
+def _event_totals(people: Subquery) -> list[ColumnElement]:
+    """The columns `events` (all time) and `last_activity` of `people` (a subquery with
+    user_id), counted over events."""
     mine = events.c.user_id == people.c.user_id
-    return people, [
+    return [
         select(func.count()).where(mine).scalar_subquery().label("events"),
         select(func.max(utc(events.c.created_at))).where(mine).scalar_subquery()
         .label("last_activity"),
     ]
+
+
+def students_of_streams() -> Select:
+    """What summary_stream_students holds, from the bot's tables and summary_users: per
+    named stream and student, the status of their newest booking there, their names,
+    events and last event (summary_users' as of the last refresh; 0 and none without)."""
+    ranked = (
+        select(b.course_stream, b.user_id, b.confirmed, func.row_number().over(
+            partition_by=(b.course_stream, b.user_id),
+            order_by=(utc(b.created_at).desc(), b.id.desc())).label("n"))
+        .where(b.course_stream.is_not(None))
+        .subquery("ranked")
+    )
+    newest = select(*ranked.c).where(ranked.c.n == 1).subquery("newest_booking")
+    uid, s = newest.c.user_id, summary_users.c
+    return (
+        select(newest.c.course_stream, uid, newest.c.confirmed,
+               *latest_names(uid, users_joined=True), func.coalesce(s.events, 0),
+               s.last_event_at)
+        .select_from(newest.outerjoin(summary_users, s.user_id == uid)
+                     .outerjoin(users, users.c.user_id == uid))
+    )
+
+
+_t = summary_stream_students.c
+_SUMMARISED_ROSTER = (
+    select(_t.user_id, _t.username, _t.first_name, _t.confirmed, _t.events, _t.last_event_at)
+    .where(_t.course_stream == bindparam("stream")).order_by(_t.user_id)
+)
 
 
 def _newest_in_stream(stream: str, *columns: ColumnElement) -> Subquery:
@@ -198,19 +218,26 @@ def stream_roster(engine: Engine, period: Period, stream: str) -> pd.DataFrame:
     last activity (in the period's timezone; empty when the student has no events). Those
     two come from summary_users when the summaries are current for the period's timezone.
 
-    Raises NotFoundError when no booking names the stream.
+    From summary_stream_students when the summaries are current for the period's timezone
+    (as of the last refresh or stream change: statuses and names too); a stream it does
+    not hold yet is read from the bot's tables. Raises NotFoundError when no booking
+    names the stream.
     """
-    newest = _newest_in_stream(stream, b.confirmed)
-    source, totals = _with_event_totals(newest, current(engine, period.tz))
-    stmt = (
-        select(newest.c.user_id, *latest_names(newest.c.user_id, users_joined=True),
-               newest.c.confirmed, *totals)
-        .select_from(source.outerjoin(users, users.c.user_id == newest.c.user_id))
-        .order_by(newest.c.user_id)
-    )
-    frame = fetch(engine, stmt)
-    if frame.empty:
+    with reading(engine) as conn:
+        rows = []
+        if current(conn, period.tz) is not None:
+            rows = plain_rows(conn.execute(_SUMMARISED_ROSTER, {"stream": stream}))
+        if not rows:
+            newest = _newest_in_stream(stream, b.confirmed)
+            rows = plain_rows(conn.execute(
+                select(newest.c.user_id, *latest_names(newest.c.user_id, users_joined=True),
+                       newest.c.confirmed, *_event_totals(newest))
+                .select_from(newest.outerjoin(users, users.c.user_id == newest.c.user_id))
+                .order_by(newest.c.user_id)))
+    if not rows:
         raise NotFoundError(f"No booking is in the stream {stream!r}; pick a known stream.")
+    frame = pd.DataFrame(rows, columns=[*ROSTER_COLUMNS[:3], "confirmed", "events",
+                                        "last_activity"])
     frame["status"] = [status_word(int(code)) for code in frame["confirmed"]]
     frame["events"] = frame["events"].astype("int64")
     frame["last_activity"] = local_times(frame["last_activity"], period.tz)

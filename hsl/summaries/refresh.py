@@ -67,6 +67,7 @@ from hsl.errors import ConflictError
 from hsl.filters import utc_now
 from hsl.metrics.common import CLICK_EVENT
 from hsl.metrics.leads import recent_days
+from hsl.metrics.streams import students_of_streams
 from hsl.schema import (
     SUMMARY_TABLES,
     UTCDateTime,
@@ -77,6 +78,7 @@ from hsl.schema import (
     summary_days,
     summary_lesson_clicks,
     summary_state,
+    summary_stream_students,
     summary_streams,
     summary_user_days,
     summary_user_recent,
@@ -290,8 +292,10 @@ def _refresh_recent(conn: Connection, days: tuple[date, date] | None,
 
 
 def write_streams(conn: Connection) -> None:
-    """Rewrite summary_streams from `bookings` (one grouped pass: statuses change in place,
-    with nothing to tell which did, and the table grows with people, not events)."""
+    """Rewrite summary_streams and summary_stream_students from `bookings` (one grouped pass
+    each: statuses change in place, with nothing to tell which did, and the table grows
+    with people, not events), the students' names and totals with them (summary_users
+    first: a refresh calls this once those are written)."""
     b = bookings.c
     students = (select(b.course_stream, func.count(distinct(b.user_id)).label("students"))
                 .group_by(b.course_stream).subquery("students"))
@@ -301,6 +305,10 @@ def write_streams(conn: Connection) -> None:
         select(b.course_stream, b.confirmed, func.count(), func.max(students.c.students))
         .join(students, b.course_stream.is_not_distinct_from(students.c.course_stream))
         .group_by(b.course_stream, b.confirmed)))
+    conn.execute(delete(summary_stream_students))
+    conn.execute(insert(summary_stream_students).from_select(
+        ["course_stream", "user_id", "confirmed", "username", "first_name", "events",
+         "last_event_at"], students_of_streams()))
 
 
 def streams_after_change(conn: Connection) -> None:
