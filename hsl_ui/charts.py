@@ -274,7 +274,7 @@ def funnel(frame: pd.DataFrame) -> alt.LayerChart:
         previous = row.users
         labels.append(text)
     data["label"] = labels
-    x = alt.X("users:Q", title="People", axis=alt.Axis(format=",d", tickMinStep=1))
+    x = alt.X("users:Q", title="People", axis=alt.Axis(format=",d", tickMinStep=1, tickCount=10))
     tooltip = [
         alt.Tooltip("name:N", title="Step"),
         alt.Tooltip("users:Q", title="People", format=","),

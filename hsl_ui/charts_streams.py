@@ -52,7 +52,7 @@ def stream_statuses(frame: pd.DataFrame, chosen: str | None = None) -> alt.Chart
             y=alt.Y("name:N", sort=list(dict.fromkeys(data["name"])), title=None,
                     axis=alt.Axis(labelLimit=220, labelFontSize=13, labelColor=TEXT)),
             x=alt.X("bookings:Q", title="Bookings", stack="zero",
-                    axis=alt.Axis(format=",d", tickMinStep=1)),
+                    axis=alt.Axis(format=",d", tickMinStep=1, tickCount=10)),
             color=alt.Color("word:N", title=None, scale=alt.Scale(domain=words, range=colours),
                             legend=alt.Legend(orient="top", direction="horizontal")),
             order=alt.Order("rank:Q"),
@@ -84,7 +84,7 @@ def lead_tiers(frame: pd.DataFrame) -> alt.LayerChart:
     ]
     base = alt.Chart(data).encode(y=y, tooltip=tooltip)
     bars = base.mark_bar(size=18, cornerRadiusEnd=3).encode(
-        x=alt.X("users:Q", title="People", axis=alt.Axis(format=",d", tickMinStep=1)),
+        x=alt.X("users:Q", title="People", axis=alt.Axis(format=",d", tickMinStep=1, tickCount=10)),
         color=alt.Color("name:N", legend=None, scale=alt.Scale(
             domain=list(TIER_COLOURS), range=list(TIER_COLOURS.values()))),
     )
