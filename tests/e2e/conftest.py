@@ -88,8 +88,9 @@ def serve(chromium_path, tmp_path_factory) -> Iterator[Callable[..., str]]:
         return url
 
     yield start
-    for server, log in servers:
+    for server, _ in servers:  # all at once: each takes a moment to stop
         server.terminate()
+    for server, log in servers:
         try:
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
