@@ -11,13 +11,19 @@ checks what these texts become on screen (tests/e2e/test_browser_hostile.py).
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import pytest
+from pandas.testing import assert_frame_equal
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from hsl.db import make_engine
+from hsl.filters import Period
+from hsl.metrics.streams import list_streams, status_counts, stream_roster, stream_summary
 from hsl.schema import bookings
+from hsl.summaries import current, raw_path
+from hsl.summaries.refresh import refresh
 from hsl_ui.banners import UNEXPECTED
 from tests.conftest import loaded_engine, url_of
 from tests.hostile import (
@@ -31,6 +37,7 @@ from tests.hostile import (
     storable,
 )
 from tests.pages_support import (  # noqa: F401 - clean_env and navigation_as_served are autouse
+    MOSCOW,
     NOW,
     clean_env,
     navigation_as_served,
@@ -147,3 +154,26 @@ def test_every_hostile_stream_roster_and_its_csv_name(monkeypatch, hostile_url):
         assert [row[0] for row in downloads[roster[0]][1:]] == [
             str(9000 + [storable(v, "postgresql") for v in CORPUS.values()].index(
                 stream.replace("\x00", "")))]
+
+
+def test_hostile_data_refreshed_into_the_summaries_reads_as_it_does_raw(
+        monkeypatch, backend, database_factory):
+    """The refresh copies hostile text (stream names, names, lesson and event types) into
+    the summaries; every page on them is as inert, and the streams and their rosters are
+    what the bot's tables give."""
+    engine = loaded_engine(backend, database_factory, hostile_rows(backend, NOW))
+    refresh(engine, MOSCOW, clock=lambda: NOW)
+    assert current(engine, MOSCOW) is not None  # the pages below read the summaries
+    period = Period.last_days(30, MOSCOW, NOW)
+    streams = list_streams(engine)
+    assert len(streams) == len(CORPUS)
+    for report in (stream_summary, status_counts,
+                   *(partial(stream_roster, stream=s) for s in streams)):
+        ours = report(engine, period)
+        with raw_path():
+            assert_frame_equal(ours, report(engine, period))
+    url = url_of(engine)
+    for script in ROLES_PAGES["admin"]:
+        assert_inert(open_page(monkeypatch, url, script, role="admin")), script
+    for stream in streams[:3]:
+        assert_inert(open_page(monkeypatch, url, "pages/streams.py", stream=stream))
