@@ -7,8 +7,9 @@ from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ColumnElement
 
+from hsl.db import reading
 from hsl.filters import Period
-from hsl.metrics.common import fetch, rate
+from hsl.metrics.common import plain_rows, rate
 from hsl.metrics.lessons import registrations_in
 from hsl.schema import bookings
 from hsl.summaries import current
@@ -25,21 +26,23 @@ def _has_booking(user_id: ColumnElement, condition: ColumnElement) -> ColumnElem
 
 def funnel(engine: Engine, period: Period, lesson_type: str | None = None) -> pd.DataFrame:
     """Four rows, one per step: closed counts, % of first and of previous step, open counts."""
-    r = registrations_in(period, lesson_type, current(engine, period.tz))
-    people = (
-        select(
-            func.max(r.c.attended).label("attended"),
-            _has_booking(r.c.user_id, bookings.c.confirmed != -1).label("booked"),
-            _has_booking(r.c.user_id, bookings.c.confirmed == 2).label("paid"),
+    with reading(engine) as conn:  # the summaries' state and the counts: one transaction
+        r = registrations_in(period, lesson_type, current(conn, period.tz))
+        people = (
+            select(
+                func.max(r.c.attended).label("attended"),
+                _has_booking(r.c.user_id, bookings.c.confirmed != -1).label("booked"),
+                _has_booking(r.c.user_id, bookings.c.confirmed == 2).label("paid"),
+            )
+            .group_by(r.c.user_id)
+            .subquery("people")
         )
-        .group_by(r.c.user_id)
-        .subquery("people")
-    )
-    flags = [people.c.attended, people.c.booked, people.c.paid]
-    # The cohort's people per combination of the three flags: at most eight rows.
-    combos = fetch(engine, select(*flags, func.count().label("users")).group_by(*flags))
+        flags = [people.c.attended, people.c.booked, people.c.paid]
+        # The cohort's people per combination of the three flags: at most eight rows.
+        combos = plain_rows(conn.execute(
+            select(*flags, func.count().label("users")).group_by(*flags)))
     closed, open_users = [0] * len(STEPS), [0] * len(STEPS)
-    for attended, booked, paid, n in combos.itertuples(index=False):
+    for attended, booked, paid, n in combos:
         did = (True, attended == 1, booked == 1, paid == 1)  # the steps these people did
         for k in range(len(STEPS)):
             open_users[k] += int(n) if did[k] else 0
