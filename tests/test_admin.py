@@ -16,6 +16,7 @@ import time
 from datetime import date
 
 import pytest
+from pandas.testing import assert_frame_equal
 from sqlalchemy import select, text
 
 from hsl import admin
@@ -29,7 +30,11 @@ from hsl.errors import (
     ValidationError,
 )
 from hsl.filters import Period
+from hsl.metrics.streams import stream_summary
 from hsl.schema import audit_log, bookings
+from hsl.summaries import raw_path
+from hsl.summaries.refresh import LOCK_KEY as REFRESH_LOCK
+from hsl.summaries.refresh import refresh
 from tests.conftest import loaded_engine
 from tests.fixtures import utc
 from tests.fixtures.people import MOSCOW, STREAM_ROWS, rows
@@ -251,3 +256,25 @@ def test_audit_log_filters(logged):
 def test_only_admins_read_the_audit_log(untouched, role):
     with pytest.raises(PermissionDenied, match="may not read the audit log"):
         audit_entries(untouched, Actor("x", role))
+
+
+def test_a_stream_change_during_a_refresh_is_saved_and_the_summaries_follow_later(
+        pg_db, monkeypatch):
+    """PostgreSQL: a refresh holds its lock (here: held by hand) past the change's wait;
+    the change is saved at once, the stream summary catches up at the next refresh."""
+    refresh(pg_db, "UTC")
+    monkeypatch.setattr("hsl.summaries.refresh.STREAMS_WAIT_SECONDS", 0.3)
+    period = Period.last_days(30, "UTC")
+    before = stream_summary(pg_db, period)
+    with pg_db.connect() as holder, holder.begin():
+        holder.exec_driver_sql(f"SELECT pg_advisory_xact_lock({REFRESH_LOCK})")
+        started = time.monotonic()
+        change_stream(pg_db, ADMIN, 301, "2nd_stream", "moved during a refresh")
+        assert time.monotonic() - started < 2
+    assert streams(pg_db)[1] == (2, "2nd_stream")
+    assert_frame_equal(stream_summary(pg_db, period), before)  # not rewritten meanwhile
+    refresh(pg_db, "UTC")
+    ours = stream_summary(pg_db, period)
+    with raw_path():
+        assert_frame_equal(ours, stream_summary(pg_db, period))
+    assert not ours.equals(before)

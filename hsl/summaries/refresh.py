@@ -89,7 +89,8 @@ from hsl.summaries import SummaryState, has_tables, read_state
 
 LOOKBACK = timedelta(hours=24)
 REFRESH_TIMEOUT_MS = 600_000  # a full rebuild of a large history may take minutes
-_LOCK_KEY = 0x48534C53  # "HSLS": one refresh at a time per PostgreSQL database
+LOCK_KEY = 0x48534C53  # "HSLS": one refresh at a time per PostgreSQL database
+STREAMS_WAIT_SECONDS = 3.0  # how long a stream change waits for a refresh in progress
 
 # The events above the last refresh's highest id, with their local day, read once.
 _new = Table(
@@ -218,7 +219,7 @@ def _exclusive(engine: Engine, wait: bool = True) -> Iterator[Connection | None]
                 conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 conn.exec_driver_sql(f"SET LOCAL statement_timeout = {REFRESH_TIMEOUT_MS}")
                 lock = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
-                if conn.exec_driver_sql(f"SELECT {lock}({_LOCK_KEY})").scalar() is False:
+                if conn.exec_driver_sql(f"SELECT {lock}({LOCK_KEY})").scalar() is False:
                     yield None
                     return
             yield conn
@@ -311,15 +312,24 @@ def write_streams(conn: Connection) -> None:
          "last_event_at"], students_of_streams()))
 
 
-def streams_after_change(conn: Connection) -> None:
-    """In the transaction of a change to `bookings` (an admin's stream change): rewrite
-    summary_streams, after any refresh in progress (the refresh's lock), when a refresh has
-    filled the summaries; otherwise the next refresh does."""
+def streams_after_change(conn: Connection) -> bool:
+    """In the transaction of a change to `bookings` (an admin's stream change): rewrite the
+    stream summaries when a refresh has filled the summaries, holding the refresh's lock so
+    no refresh writes them meanwhile. A refresh in progress is waited for up to
+    STREAMS_WAIT_SECONDS (an incremental one takes under a second; a rebuild, minutes): past that
+    the change is saved without them, and the refresh after that one brings them up to it.
+    Return whether they were rewritten."""
     if not has_tables(conn.engine) or read_state(conn) is None:
-        return
+        return False
     if is_postgres(conn):
-        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})")
+        deadline = time.monotonic() + STREAMS_WAIT_SECONDS
+        try_lock = f"SELECT pg_try_advisory_xact_lock({LOCK_KEY})"
+        while not conn.exec_driver_sql(try_lock).scalar():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
     write_streams(conn)
+    return True
 
 
 def _seen_elsewhere() -> Subquery:
