@@ -32,7 +32,7 @@ STARTUP_SECONDS = 90
 def pytest_collection_modifyitems(items) -> None:
     """Browser tests run one after another on one xdist worker (`--dist loadgroup`): each
     starts servers and a Chromium, and two at once on a small machine would race their
-    own timeouts; the other workers take the rest of the suite meanwhile."""
+    own timeouts; the other worker takes the rest of the suite meanwhile."""
     for item in items:
         if "/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.xdist_group("browser"))
