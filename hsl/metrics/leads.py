@@ -218,12 +218,9 @@ def _window_summarised(period: Period, window_days: int, people: Subquery
     # from events. After `since` as it is; before it (up to `since`), taken from the day's
     # total (never below 0: between refreshes events may have come in late).
     read_before = since - day_starts < day_ends - since
-    if read_before:
-        x_low = _edge_events(day_starts, since + timedelta(microseconds=1), low_straddles,
-                             "low_events")
-    else:
-        x_low = _edge_events(since + timedelta(microseconds=1), day_ends, low_straddles,
-                             "low_events")
+    just_after = since + timedelta(microseconds=1)
+    x_low = _edge_events(*((day_starts, just_after) if read_before else (just_after, day_ends)),
+                         low_straddles, "low_events")
     x_high = _edge_events(period.local_midnight_utc(last_day), after_now,
                           high_straddles, "high_events")
     joined = (

@@ -151,14 +151,7 @@ def students_of_streams() -> Select:
     """What summary_stream_students holds, from the bot's tables and summary_users: per
     named stream and student, the status of their newest booking there, their names,
     events and last event (summary_users' as of the last refresh; 0 and none without)."""
-    ranked = (
-        select(b.course_stream, b.user_id, b.confirmed, func.row_number().over(
-            partition_by=(b.course_stream, b.user_id),
-            order_by=(utc(b.created_at).desc(), b.id.desc())).label("n"))
-        .where(b.course_stream.is_not(None))
-        .subquery("ranked")
-    )
-    newest = select(*ranked.c).where(ranked.c.n == 1).subquery("newest_booking")
+    newest = _newest_in_stream(None, b.course_stream, b.confirmed)
     uid, s = newest.c.user_id, summary_users.c
     return (
         select(newest.c.course_stream, uid, newest.c.confirmed,
@@ -176,16 +169,18 @@ _SUMMARISED_ROSTER = (
 )
 
 
-def _newest_in_stream(stream: str, *columns: ColumnElement) -> Subquery:
-    """Each of the stream's students' newest booking there (created_at DESC, id DESC)."""
+def _newest_in_stream(stream: str | None, *columns: ColumnElement) -> Subquery:
+    """Each of the stream's students' newest booking there (created_at DESC, id DESC);
+    with `stream` None, of every named stream's."""
     newest_first = (utc(b.created_at).desc(), b.id.desc())
     ranked = (
         select(
             b.user_id,
             *columns,
-            func.row_number().over(partition_by=b.user_id, order_by=newest_first).label("n"),
+            func.row_number().over(partition_by=(b.course_stream, b.user_id),
+                                   order_by=newest_first).label("n"),
         )
-        .where(b.course_stream == stream)
+        .where(b.course_stream.is_not(None) if stream is None else b.course_stream == stream)
         .subquery("ranked")
     )
     return select(*ranked.c).where(ranked.c.n == 1).subquery("newest_booking")
@@ -215,8 +210,7 @@ def roster_details(engine: Engine, period: Period, stream: str) -> pd.DataFrame:
 
 def stream_roster(engine: Engine, period: Period, stream: str) -> pd.DataFrame:
     """The stream's students by user_id: newest booking status there, all-time events and
-    last activity (in the period's timezone; empty when the student has no events). Those
-    two come from summary_users when the summaries are current for the period's timezone.
+    last activity (in the period's timezone; empty when the student has no events).
 
     From summary_stream_students when the summaries are current for the period's timezone
     (as of the last refresh or stream change: statuses and names too); a stream it does
