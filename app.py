@@ -50,7 +50,7 @@ layout.apply()  # headline cards that wrap; the sidebar starts closed on narrow 
 def main() -> None:
     """Gate, navigation, sidebar and the chosen page; typed errors become one sentence."""
     try:
-        settings = state.settings()
+        settings = state.settings(fresh=True)
     except HslError as err:
         banners.error(err)
         st.stop()

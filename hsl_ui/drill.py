@@ -24,7 +24,7 @@ from hsl.metrics.funnel import STEPS
 from hsl.metrics.leads import DEFAULT_RULES, LeadRules
 from hsl.schema import BOOKING_STATUS
 from hsl_ui import format as fmt
-from hsl_ui import state
+from hsl_ui import state, tables
 
 AUDIENCE_PAGE = "pages/audience.py"
 PAID = 2  # the `confirmed` code of a paid booking
@@ -153,7 +153,7 @@ def lead_links(counts: pd.DataFrame, rules: LeadRules, include_paying: bool) -> 
     """Under the lead tier cards (`tier`, `users`): each tier's people, scored the same way."""
     links([(f"{fmt.human(row.tier)}: {fmt.people(row.users)}",
             lead_tier(row.tier, rules, include_paying), int(row.users))
-           for row in counts.itertuples()])
+           for row in tables.rows(counts)])
 
 
 def funnel_links(period: Period, funnel: pd.DataFrame, lesson_type: str | None = None,
@@ -161,7 +161,7 @@ def funnel_links(period: Period, funnel: pd.DataFrame, lesson_type: str | None =
     """Under a funnel: each closed step's people ("Booked: 12 people")."""
     links([(f"{fmt.human(row.step)}: {fmt.people(row.users)}",
             funnel_step(period, row.step, lesson_type), int(row.users))
-           for row in funnel.itertuples()], title=title)
+           for row in tables.rows(funnel)], title=title)
 
 
 def funnel_links_by_type(period: Period, compare: pd.DataFrame) -> None:
@@ -181,7 +181,7 @@ def attendance_links(period: Period, attendance: pd.DataFrame) -> None:
     bars = bars.sort_values("attendance_rate", ascending=False, kind="stable")
     links([(f"{fmt.md(fmt.human(row.lesson_type))}: {fmt.count(row.attended)} attended",
             attended(period, row.lesson_type), int(row.attended))
-           for row in bars.itertuples()], title="See who attended:")
+           for row in tables.rows(bars)], title="See who attended:")
 
 
 # ---------------------------------------------------------------- the Audience page

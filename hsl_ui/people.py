@@ -171,14 +171,14 @@ def table(frame: pd.DataFrame, actor: Actor, widths: dict[str, int] | None = Non
     if "tme_link" in frame.columns:
         frame = frame.drop(columns=["username"], errors="ignore")
     frame = frame.astype({c: "string" for c in ID_COLUMNS if c in frame.columns})
-    shown, config = tables.for_display(frame)
+    config = {}
     if "tme_link" in frame.columns:
         config[fmt.label("tme_link")] = st.column_config.LinkColumn(
             display_text=r"https://(t\.me/.*)")
     for column, pixels in (widths or {}).items():
         if column in frame.columns:
             config.setdefault(fmt.label(column), {})["width"] = pixels
-    return tables.draw(shown, config, **kwargs)
+    return tables.show(frame, config, **kwargs)
 
 
 # Widths that fit the search's columns and its row checkboxes into 840 px (1280 px screen).

@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine
 from hsl import admin, audience, bootstrap, reports, summaries
 from hsl.config import Settings, load_settings
 from hsl.db import check_connection, make_engine
+from hsl.errors import HslError
 from hsl.filters import DEFAULT_COMPARISON, DEFAULT_RANGE_DAYS, Period
 from hsl.metrics import activity, coverage, leads, lessons, overview, streams, users
 from hsl.summaries import SummaryState
@@ -47,13 +48,15 @@ _COMPARISON = "_hsl_comparison"  # session key: what this run's period is compar
 _WANTED = "_hsl_wanted_page"  # session key: (page file, query) a lone page run asked for
 _SUMMARIES = "_hsl_summaries"  # session key: the summaries' state this run reads (or None)
 _PAGES = "_hsl_pages"  # session key: this run's st.Page objects by script (app.py)
+_SETTINGS = "_hsl_settings"  # session key: this run's settings (read first by app.py)
 SUMMARY_TABLES_CHECK_SECONDS = 60  # a database without summary tables is looked at again
 
 R = TypeVar("R")
 
 
-def settings() -> Settings:
-    """Return the app settings (environment and secrets), read fresh on every run.
+def settings(fresh: bool = False) -> Settings:
+    """Return the app settings (environment and secrets), read fresh on every run: app.py
+    asks with `fresh` first, and the rest of the run gets the same (a run asks a dozen times).
 
     Every page asks for them first, so this is also where a page that Streamlit ran on
     its own is sent back through app.py (see `_page_without_app`).
@@ -64,7 +67,10 @@ def settings() -> Settings:
         query = {key: st.query_params.get_all(key) for key in st.query_params}
         st.session_state[_WANTED] = (alone, query)
         st.switch_page("app.py")
-    return load_settings()
+    if fresh or _SETTINGS not in st.session_state:
+        st.session_state.pop(_SETTINGS, None)  # a failed read leaves none behind
+        st.session_state[_SETTINGS] = load_settings()
+    return st.session_state[_SETTINGS]
 
 
 def _page_without_app() -> str | None:
@@ -143,11 +149,27 @@ def _reader(s: Settings) -> Engine:
 
 
 def check_connections() -> None:
-    """Raise DatabaseUnavailable unless the primary database (and the replica) answer."""
+    """Raise DatabaseUnavailable unless the primary database (and the replica) answer.
+
+    The database results are read from answers by giving this run's summaries' state (the
+    query every run makes anyway); only without summary tables, or when that read fails,
+    is it pinged, for the one sentence that says why.
+    """
     s = settings()
-    check_connection(_primary(s))
+    reader = _reader(s)
+    try:
+        answered = _has_summary_tables(reader, s.read_database_url or s.database_url)
+        if answered:
+            _summaries_state(s, reader)
+    except HslError:
+        raise
+    except Exception:  # noqa: BLE001 - the ping below says in one sentence what is wrong
+        check_connection(reader)
+        raise
+    if not answered:
+        check_connection(reader)
     if s.read_database_url:
-        check_connection(_reader(s))
+        check_connection(_primary(s))
 
 
 # One refresh timer a database in this process (SPEC §9), replaced when its settings change.
@@ -202,6 +224,37 @@ def _key(*parts: object) -> str:
     """A digest of `parts` (the database, the summaries' refresh, the function and its
     arguments): equal parts give equal keys, so equal calls share a cached result."""
     return hashlib.blake2b(pickle.dumps(parts, protocol=5), digest_size=20).hexdigest()
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """A digest of a frame's contents, to stand for it in a cache key (st.cache_data's own
+    hashing of a frame costs ten times more).
+
+    Its column names and types, values and index, each as the repr of its Python values:
+    not its pickle, whose bytes also depend on which equal values are one object (a frame
+    fresh from the database and the same frame out of the data cache pickle differently).
+    The columns are read as stored (pandas' _iter_column_arrays): a Series a column costs
+    more than the rest together.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr((frame.columns.tolist(), frame.dtypes.tolist(),
+                        frame.index.names)).encode())
+    for values in (*frame._iter_column_arrays(), frame.index):
+        digest.update(repr(values.tolist()).encode())
+    return digest.hexdigest()
+
+
+def derived(fn: Callable[..., R], *frames: pd.DataFrame) -> R:
+    """`fn(*frames)`, kept for the same frames (`fingerprint`): a page's reshaping of its
+    results (a pivot, two tables side by side) is done once, not on every rerun. `fn` must
+    depend on nothing but the frames."""
+    where = f"{fn.__code__.co_filename}:{fn.__qualname__}"  # page scripts share a module name
+    return _derived(where, tuple(map(fingerprint, frames)), fn, frames)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, max_entries=500, show_spinner=False)
+def _derived(where: str, fingerprints: tuple[str, ...], _fn: Callable, _frames: tuple) -> Any:
+    return _fn(*_frames)
 
 
 def _cache_friendly(value: object) -> object:

@@ -13,6 +13,7 @@ from datetime import date
 from urllib.parse import urlencode
 
 import streamlit as st
+from sqlalchemy.engine import Engine
 
 from hsl import views
 from hsl.auth import Actor, Permission, can
@@ -23,6 +24,7 @@ from hsl_ui import format as fmt
 
 BOOKMARK = ":material/bookmark:"
 BY_FILE = {page.file: key for key, page in views.PAGES.items()}
+VIEWS_SECONDS = 60  # how long a sidebar keeps its list of views (a colleague's new one)
 
 
 def open_from_link(user: Actor, today: date, allowed: list[str]) -> None:
@@ -51,7 +53,7 @@ def sidebar(user: Actor, page_file: str, today: date) -> None:
     """The sidebar's "Saved views": each view as a link, and on a dashboard page "Save view"
     and "Manage views". A database that cannot be read says so in one caption."""
     try:
-        shown = views.visible(state.engine(), user)
+        shown = _visible(state.engine(), state.settings().database_url, user.name, user.role)
     except HslError:
         st.caption(":material/bookmarks: Saved views cannot be read right now.")
         return
@@ -71,6 +73,18 @@ def sidebar(user: Actor, page_file: str, today: date) -> None:
     if mine:
         with row.popover("Manage", icon=":material/edit:", width="stretch"):
             _manage_form(user, mine)
+
+
+@st.cache_data(ttl=VIEWS_SECONDS, show_spinner=False)
+def _visible(_engine: Engine, database_url: str, name: str, role: str) -> list[views.SavedView]:
+    """`views.visible` for the person, kept VIEWS_SECONDS (one query less a run); this
+    session's own changes clear it (`_changed`)."""
+    return views.visible(_engine, Actor(name, role))
+
+
+def _changed() -> None:
+    """After a view was saved, changed or deleted: the sidebar lists read afresh."""
+    _visible.clear()
 
 
 def _describe(view: views.SavedView, today: date) -> str:
@@ -115,6 +129,7 @@ def _save_form(user: Actor, page: str, today: date) -> None:
         sentence = str(err) if isinstance(err, HslError) else "The page's dates are not set."
         st.error(fmt.md(sentence))
         return
+    _changed()
     banners.leave("success", f"Saved the view “{views.clean_name(name)}”: it is in the "
                              f"sidebar, and ?view={view_id} opens it.", BOOKMARK)
     st.rerun()
@@ -147,5 +162,6 @@ def _apply(action: Callable[[], views.SavedView],
     except HslError as err:
         st.error(fmt.md(str(err)))
         return
+    _changed()
     banners.leave("success", sentence(done), BOOKMARK)
     st.rerun()

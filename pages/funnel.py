@@ -23,6 +23,14 @@ def side_by_side(now: pd.DataFrame, then: pd.DataFrame) -> tuple[pd.DataFrame, d
     return shown, config | {name + EARLIER: c for name, c in earlier_config.items()}
 
 
+def by_lesson_type(compare: pd.DataFrame) -> pd.DataFrame:
+    """One row a lesson type: its people at each step and its conversion to paid."""
+    wide = compare.pivot(index="lesson_type", columns="step", values="users")
+    wide = wide[STEPS].reset_index().rename_axis(columns=None)
+    wide["conversion"] = rate(wide["paid"], wide["registered"])
+    return wide
+
+
 st.title("Funnel")
 st.caption(
     f"People who registered for a free lesson {fmt.date_range(period.start, period.end)}, "
@@ -46,7 +54,7 @@ if funnel["users"].iloc[0] == 0:
     charts.no_data()
 else:
     cards = layout.cards(len(funnel))
-    steps = zip(cards, funnel.itertuples(), before.itertuples(), strict=True)
+    steps = zip(cards, tables.rows(funnel), tables.rows(before), strict=True)
     for i, (card, row, then) in enumerate(steps):
         rates = (f"{fmt.pct(row.pct_of_previous)} of the step before "
                  f"({fmt.pct(then.pct_of_previous)} earlier). ") if i else ""
@@ -59,7 +67,7 @@ else:
     charts.show(charts.funnel, funnel)
     st.caption(f"Earlier: {fmt.date_range(earlier.start, earlier.end)} "
                f"({period.comparison_words(comparison)}).")
-    tables.draw(*side_by_side(funnel, before))
+    tables.draw(*state.derived(side_by_side, funnel, before))
     tables.download(funnel, "funnel", period, lesson_type=lesson_type)
 
 # ---- Lesson types side by side
@@ -75,9 +83,7 @@ else:
         ignore_index=True,
     )
     charts.show(ca.funnel_comparison, compare)
-    wide = compare.pivot(index="lesson_type", columns="step", values="users")
-    wide = wide[STEPS].reset_index().rename_axis(columns=None)
-    wide["conversion"] = rate(wide["paid"], wide["registered"])
+    wide = state.derived(by_lesson_type, compare)
     tables.show(wide)
     tables.download(wide, "funnel_by_lesson_type", period)
     drill.funnel_links_by_type(period, compare)

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import altair as alt
 import pytest
 import streamlit as st
+from altair.utils.schemapi import validate_jsonschema
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
@@ -130,6 +133,17 @@ def captions(at: AppTest) -> list[str]:
 
 def chart_specs(at: AppTest) -> list[str]:
     return [c.proto.spec for c in at.get("vega_lite_chart")]
+
+
+def assert_charts_valid(at: AppTest) -> int:
+    """Every chart the run drew is valid Vega-Lite (the app builds its charts unchecked,
+    hsl_ui.charts); returns how many there were."""
+    __tracebackhide__ = True
+    schema = alt.vegalite.v6.schema.core.load_schema()
+    specs = chart_specs(at)
+    for spec in specs:
+        validate_jsonschema(json.loads(spec), schema, rootschema=schema)
+    return len(specs)
 
 
 def chart_labels(at: AppTest) -> list[str]:

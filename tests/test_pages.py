@@ -34,6 +34,7 @@ from streamlit.testing.v1 import AppTest
 
 from hsl import migrate
 from hsl.auth import Actor
+from hsl.bench import page_scripts
 from hsl.db import make_engine
 from hsl.filters import Period, utc_now
 from hsl.reports import run_report
@@ -45,6 +46,8 @@ from tests.fixtures import load_rows, utc
 from tests.pages_support import (  # noqa: F401 - clean_env and navigation_as_served are autouse
     APP,
     MOSCOW,
+    NOW,
+    assert_charts_valid,
     captions,
     chart_labels,
     chart_specs,
@@ -53,10 +56,13 @@ from tests.pages_support import (  # noqa: F401 - clean_env and navigation_as_se
     errors,
     infos,
     navigation_as_served,
+    open_page,
 )
 
 DEFAULT_START, DEFAULT_END = date(2026, 2, 19), date(2026, 3, 20)  # last 30 Moscow days
 PERIOD = {"start": "2026-03-11", "end": "2026-03-20"}
+CHARTS_ON_DEMO = {"activity": 4, "free_lessons": 2, "funnel": 2, "leads": 1, "overview": 3,
+                  "streams": 1}  # page: the charts it draws on the demo data, by default
 DOWN_URL = "postgresql://nobody@127.0.0.1:1/x"
 DOWN = "The database cannot be reached right now; retrying…"
 KPI_LABELS = ["Known users", "New users", "Registrations", "Active bookings",
@@ -447,6 +453,18 @@ def test_overview_on_demo_data_matches_the_reports(monkeypatch, backend, databas
         assert shown[label] == (now[column], fmt.change(now[column], before[column]))
     assert at.dataframe[0].value["People"].tolist() == funnel["users"].tolist()
     assert len(chart_specs(at)) == 3
+
+
+def test_every_chart_of_every_page_is_valid_vega_lite(monkeypatch, backend, database_factory):
+    """The app builds its charts without Altair's checks (hsl_ui.charts); each page's charts
+    on the demo data are checked against the Vega-Lite schema here."""
+    url = demo_database(backend, database_factory, anchor=NOW.date())
+    drawn = {}
+    for script in page_scripts():
+        at = open_page(monkeypatch, url, script, role="admin")
+        assert not at.exception, (script, [e.value for e in at.exception])
+        drawn[Path(script).stem] = assert_charts_valid(at)
+    assert {page: n for page, n in drawn.items() if n} == CHARTS_ON_DEMO
 
 
 # ---------------------------------------------------------------- gates and outages
