@@ -17,7 +17,14 @@ import streamlit as st
 from hsl import admin, export
 from hsl.auth import CONTACT_COLUMNS, Actor, Permission, can
 from hsl.errors import HslError
-from hsl.metrics.users import MAX_USER_ID, PAGE_SIZE, TOKEN_SEPARATORS, IdCheck, Identity
+from hsl.metrics.users import (
+    MAX_USER_ID,
+    PAGE_SIZE,
+    TOKEN_SEPARATORS,
+    IdCheck,
+    Identity,
+    tme_link,
+)
 from hsl_ui import banners, params, state, tables
 from hsl_ui import format as fmt
 from hsl_ui.params import Param
@@ -155,30 +162,50 @@ def pager(key: str, total: int, depends_on: Hashable, page_size: int = PAGE_SIZE
 
 def without_contacts(frame: pd.DataFrame, actor: Actor) -> pd.DataFrame:
     """`frame` without username, email and t.me link unless the actor may see contacts."""
-    if can(actor, Permission.VIEW_CONTACTS):
-        return frame
+    return frame if can(actor, Permission.VIEW_CONTACTS) else _no_contacts(frame)
+
+
+def _no_contacts(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=[c for c in CONTACT_COLUMNS if c in frame.columns])
 
 
+def with_links(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with the `t.me` link of each username beside it (third column)."""
+    frame = frame.copy()
+    frame.insert(2, "tme_link", frame["username"].map(tme_link))
+    return frame
+
+
+def _as_shown(frame: pd.DataFrame, contacts: bool, links: bool) -> pd.DataFrame:
+    """The columns `table` shows: contacts only with `contacts`, with `links` the t.me link
+    of each username (`with_links`), the link instead of the username, ids as text."""
+    if links:
+        frame = with_links(frame)
+    if not contacts:
+        frame = _no_contacts(frame)
+    if "tme_link" in frame.columns:
+        frame = frame.drop(columns=["username"], errors="ignore")
+    return frame.astype({c: "string" for c in ID_COLUMNS if c in frame.columns})
+
+
 def table(frame: pd.DataFrame, actor: Actor, widths: dict[str, int] | None = None,
-          **kwargs: object):
-    """Draw a table (contact columns for analysts+ only, t.me links clickable); return its events.
+          links: bool = False, **kwargs: object):
+    """Draw a table (contact columns for analysts+ only, t.me links clickable); return its
+    events. With `links`, each username's t.me link is added (`with_links`).
 
     Where a `tme_link` column is shown, the link (`t.me/<username>`) stands in for the
     username column, so that the table fits at 1280 px; CSVs keep both.
     """
-    frame = without_contacts(frame, actor)
-    if "tme_link" in frame.columns:
-        frame = frame.drop(columns=["username"], errors="ignore")
-    frame = frame.astype({c: "string" for c in ID_COLUMNS if c in frame.columns})
+    contacts = can(actor, Permission.VIEW_CONTACTS)
     config = {}
-    if "tme_link" in frame.columns:
+    if contacts and (links or "tme_link" in frame.columns):
         config[fmt.label("tme_link")] = st.column_config.LinkColumn(
             display_text=r"https://(t\.me/.*)")
     for column, pixels in (widths or {}).items():
-        if column in frame.columns:
+        if column in frame.columns or (links and column == "tme_link"):
             config.setdefault(fmt.label(column), {})["width"] = pixels
-    return tables.show(frame, config, **kwargs)
+    return tables.show(frame, config, (_as_shown, {"contacts": contacts, "links": links}),
+                       **kwargs)
 
 
 # Widths that fit the search's columns and its row checkboxes into 840 px (1280 px screen).

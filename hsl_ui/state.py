@@ -24,6 +24,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 from sqlalchemy.engine import Engine
@@ -230,31 +231,42 @@ def fingerprint(frame: pd.DataFrame) -> str:
     """A digest of a frame's contents, to stand for it in a cache key (st.cache_data's own
     hashing of a frame costs ten times more).
 
-    Its column names and types, values and index, each as the repr of its Python values:
-    not its pickle, whose bytes also depend on which equal values are one object (a frame
-    fresh from the database and the same frame out of the data cache pickle differently).
+    Its column names and types, values and index: numbers and instants as their bytes,
+    anything else as the repr of its Python values. Not its pickle, whose bytes also depend
+    on which equal values are one object (a frame fresh from the database and the same
+    frame out of the data cache pickle differently).
     The columns are read as stored (pandas' _iter_column_arrays): a Series a column costs
     more than the rest together.
     """
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(repr((frame.columns.tolist(), frame.dtypes.tolist(),
+    digest.update(repr((frame.columns.tolist(), frame.dtypes.tolist(), frame.index.dtype,
                         frame.index.names)).encode())
-    for values in (*frame._iter_column_arrays(), frame.index):
-        digest.update(repr(values.tolist()).encode())
+    for values in (*frame._iter_column_arrays(), frame.index.array):
+        if isinstance(values, pd.arrays.DatetimeArray | pd.arrays.TimedeltaArray):
+            values = values.asi8  # the instants' numbers (the zone is in the dtypes above)
+        elif isinstance(values, pd.arrays.NumpyExtensionArray):
+            values = values.to_numpy()
+        if isinstance(values, np.ndarray) and values.dtype.kind in "biufmM":
+            digest.update(values.tobytes())  # its dtype is in the dtypes above
+        else:
+            digest.update(repr(values.tolist()).encode())
     return digest.hexdigest()
 
 
-def derived(fn: Callable[..., R], *frames: pd.DataFrame) -> R:
-    """`fn(*frames)`, kept for the same frames (`fingerprint`): a page's reshaping of its
-    results (a pivot, two tables side by side) is done once, not on every rerun. `fn` must
-    depend on nothing but the frames."""
+def derived(fn: Callable[..., R], *frames: pd.DataFrame, **options: object) -> R:
+    """`fn(*frames, **options)`, kept for the same frames (`fingerprint`) and options: a
+    page's reshaping of its results (a pivot, two tables side by side, a column of links) is
+    done once, not on every rerun. `fn` must depend on nothing else; options are plain
+    values (they are part of the key)."""
     where = f"{fn.__code__.co_filename}:{fn.__qualname__}"  # page scripts share a module name
-    return _derived(where, tuple(map(fingerprint, frames)), fn, frames)
+    return _derived(where, tuple(map(fingerprint, frames)), sorted(options.items()), fn,
+                    frames)
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, max_entries=500, show_spinner=False)
-def _derived(where: str, fingerprints: tuple[str, ...], _fn: Callable, _frames: tuple) -> Any:
-    return _fn(*_frames)
+def _derived(where: str, fingerprints: tuple[str, ...], options: list, _fn: Callable,
+             _frames: tuple) -> Any:
+    return _fn(*_frames, **dict(options))
 
 
 def _cache_friendly(value: object) -> object:

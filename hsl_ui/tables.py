@@ -107,10 +107,18 @@ def draw(shown: pd.DataFrame, config: dict, **kwargs: object):
     return _drawn(_arrow(state.fingerprint(shown), shown), config, kwargs)
 
 
-def show(frame: pd.DataFrame, config: dict | None = None, **kwargs: object):
+def show(frame: pd.DataFrame, config: dict | None = None,
+         prepare: tuple[Callable[..., pd.DataFrame], dict] | None = None, **kwargs: object):
     """Draw `frame` as a read-only table with human column names and formatted numbers;
-    `config` (by shown column name) adds to the column configs of `for_display`."""
-    table, shown_config = _displayed(state.fingerprint(frame), frame)
+    `config` (by shown column name) adds to the column configs of `for_display`.
+
+    `prepare` = (fn, options): draw `fn(frame, **options)` instead, made once with the rest
+    (`fn` must depend on nothing but its arguments; the options are part of the key).
+    """
+    fn, options = prepare or (None, {})
+    table, shown_config = _displayed(
+        state.fingerprint(frame), fn and f"{fn.__module__}.{fn.__qualname__}",
+        sorted(options.items()), frame, fn)
     for name, extra in (config or {}).items():
         shown_config[name] = {**shown_config.get(name, {}), **extra}
     return _drawn(table, shown_config, kwargs)
@@ -132,9 +140,11 @@ def _arrow(fingerprint: str, _shown: pd.DataFrame) -> _Table:
 
 
 @st.cache_data(ttl=state.CACHE_TTL_SECONDS, max_entries=500, show_spinner=False)
-def _displayed(fingerprint: str, _frame: pd.DataFrame) -> tuple[_Table, dict]:
-    """`for_display(_frame)` ready to draw (`_arrow`), with its column configs."""
-    shown, config = for_display(_frame)
+def _displayed(fingerprint: str, prepared_by: str | None, options: list,
+               _frame: pd.DataFrame, _prepare: Callable | None) -> tuple[_Table, dict]:
+    """`for_display` of the frame (`_prepare`d first) ready to draw (`_arrow`), with its
+    column configs."""
+    shown, config = for_display(_prepare(_frame, **dict(options)) if _prepare else _frame)
     return _arrow(state.fingerprint(shown), shown), config
 
 

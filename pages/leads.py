@@ -2,11 +2,10 @@
 
 from zoneinfo import ZoneInfo
 
-import pandas as pd
 import streamlit as st
 
 from hsl.metrics.leads import DEFAULT_RULES, TIERS, LeadRules, lead_details
-from hsl.metrics.users import PAGE_SIZE, tme_link
+from hsl.metrics.users import PAGE_SIZE
 from hsl_ui import (
     auth,
     charts,
@@ -86,13 +85,6 @@ view = params.bind(
 rows = everyone[everyone["tier"].isin(("hot", "warm"))] if view == "hot" else everyone
 
 
-def with_links(frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` with the `t.me` link of each username beside it."""
-    frame = frame.copy()
-    frame.insert(2, "tme_link", frame["username"].map(tme_link))
-    return frame
-
-
 if rows.empty:
     charts.no_data()
 else:
@@ -101,11 +93,11 @@ else:
                "activity.")
     # A page of people on screen (the file has them all), like the Users and Audience lists.
     offset = people.pager("page", len(rows), (view, paying, rules), PAGE_SIZE)
-    people.table(with_links(rows.iloc[offset:offset + PAGE_SIZE]), user)
+    people.table(rows.iloc[offset:offset + PAGE_SIZE], user, links=True)
     engine = state.engine()  # the file adds last name, email and dates (when clicked)
     tables.download(
         lambda: downloads.with_details(
-            with_links(rows), lead_details(engine, rows["user_id"].tolist(), period.tz)),
+            people.with_links(rows), lead_details(engine, rows["user_id"].tolist(), period.tz)),
         "leads", None, now=f"{now:%Y-%m-%dT%H%M}", window=f"window-{window}d",
         hot=f"hot-{rules.hot_events}ev-{rules.hot_days}d",
         warm=f"warm-{rules.warm_events}ev-{rules.warm_days}d", cool=f"cool-{rules.cool_events}ev",

@@ -4,7 +4,6 @@ import pandas as pd
 import streamlit as st
 
 from hsl.metrics.streams import STATUS_COLUMNS, roster_details
-from hsl.metrics.users import tme_link
 from hsl_ui import auth, charts, charts_streams, downloads, drill, params, people, state, tables
 from hsl_ui import format as fmt
 
@@ -62,12 +61,12 @@ else:
         charts.no_data()
     else:
         roster = state.report("roster", period, stream=stream)
-        roster.insert(2, "tme_link", roster["username"].map(tme_link))
         st.caption(f"{fmt.people(len(roster))} with a booking in the "
                    f"{fmt.md(charts_streams.stream_name(stream))}. Status: their newest "
                    "booking in this stream; events and last activity: all time.")
         drill.link(drill.stream_students(stream), len(roster))
-        people.table(roster, user)
+        people.table(roster, user, links=True)
         engine = state.engine()  # the file adds last name, email and booking date (when clicked)
         tables.download(lambda: downloads.with_details(
-            roster, roster_details(engine, period, stream)), "roster", None, stream=stream)
+            people.with_links(roster), roster_details(engine, period, stream)), "roster", None,
+            stream=stream)
