@@ -10,6 +10,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 import streamlit as st
+from altair.utils.schemapi import SchemaBase, validate_jsonschema
 from streamlit import dataframe_util
 from streamlit.delta_generator import DeltaGenerator
 
@@ -43,7 +44,7 @@ def no_data(period: Period | None = None) -> None:
         st.info(NO_DATA, icon=":material/filter_alt_off:")
 
 
-def show(chart: Callable[..., alt.TopLevelMixin], frame: pd.DataFrame, *args: Any,
+def show(chart: Callable[..., alt.TopLevelMixin | Layer], frame: pd.DataFrame, *args: Any,
          has_data: bool | None = None, period: Period | None = None) -> None:
     """Draw `chart(frame, *args)` full width, or the no-data notice when there is nothing
     to draw (`no_data(period)`)."""
@@ -53,7 +54,7 @@ def show(chart: Callable[..., alt.TopLevelMixin], frame: pd.DataFrame, *args: An
         draw(chart, frame, *args)
 
 
-def draw(chart: Callable[..., alt.TopLevelMixin], frame: pd.DataFrame, *args: Any,
+def draw(chart: Callable[..., alt.TopLevelMixin | Layer], frame: pd.DataFrame, *args: Any,
          where: DeltaGenerator | None = None, **options: Any) -> Any:
     """Draw `chart(frame, *args)` full width from its cached Vega-Lite spec.
 
@@ -71,8 +72,9 @@ _ALTAIR = threading.Lock()  # Altair's data transformer and theme are process-wi
 
 
 def _named(data: pd.DataFrame, datasets: dict[str, pd.DataFrame]) -> dict[str, str]:
-    """Altair data transformer: keep the frame aside under a name (sent as Arrow)."""
-    name = f"data-{len(datasets)}"
+    """Altair data transformer: keep the frame aside under a name (sent as Arrow), one name
+    for one frame however many layers draw it."""
+    name = next((n for n, known in datasets.items() if known is data), f"data-{len(datasets)}")
     datasets[name] = data
     return {"name": name}
 
@@ -101,13 +103,61 @@ def _spec(name: str, fingerprint: str, args: tuple, _frame: pd.DataFrame,
     return spec
 
 
-def _stamp(day: date, hours: int = 0, minutes: int = 0) -> alt.DateTime:
-    """A local calendar day (at `hours`) as Vega-Lite reads the charts' day columns."""
-    return alt.DateTime(year=day.year, month=day.month, date=day.day, hours=hours,
-                        minutes=minutes)
+class Layer:
+    """Charts drawn over one another (a Vega-Lite layer), put together as plain dicts.
+
+    alt.layer deep-copies every sub-chart twice to lift selection parameters, which these
+    charts do not have: 0.1-0.2 s for a month of days. This is the same spec in a
+    millisecond. Sub-charts may be Layers; datasets and the theme's config go to the top.
+    """
+
+    def __init__(self, *charts: alt.TopLevelMixin | Layer) -> None:
+        self.charts = charts
+        self.extra: dict[str, Any] = {}
+
+    def properties(self, **properties: Any) -> Layer:
+        self.extra.update(properties)
+        return self
+
+    def resolve_scale(self, **scales: str) -> Layer:
+        self.extra["resolve"] = {"scale": scales}
+        return self
+
+    def to_dict(self, validate: bool = True) -> dict:
+        """The layer's Vega-Lite spec; `validate`: checked against the schema first."""
+        spec: dict[str, Any] = {"$schema": alt.SCHEMA_URL, "layer": []}
+        datasets: dict[str, Any] = {}
+        for chart in self.charts:
+            sub = chart.to_dict(validate=False)
+            sub.pop("$schema", None)
+            datasets.update(sub.pop("datasets", {}))
+            if "config" in sub:
+                spec["config"] = sub.pop("config")
+            spec["layer"].append(sub)
+        spec.update({key: value.to_dict(validate=False) if isinstance(value, SchemaBase)
+                     else value for key, value in self.extra.items()})
+        if datasets:
+            spec["datasets"] = datasets
+        if validate:
+            schema = alt.vegalite.v6.schema.core.load_schema()
+            validate_jsonschema(spec, schema, rootschema=schema)
+        return spec
 
 
-def _day_end(day: date) -> alt.DateTime:
+def layer(*charts: alt.TopLevelMixin | Layer) -> Layer:
+    """`charts` drawn over one another, first at the bottom (see Layer)."""
+    return Layer(*charts)
+
+
+def _stamp(day: date, hours: int = 0, minutes: int = 0) -> dict[str, int]:
+    """A local calendar day (at `hours`) as Vega-Lite reads the charts' day columns: its
+    DateTime object, as a plain dict (Altair copies a chart's objects each time layers are
+    put together; a month of alt.DateTime ticks made that 0.2 s a chart)."""
+    return {"year": day.year, "month": day.month, "date": day.day, "hours": hours,
+            "minutes": minutes}
+
+
+def _day_end(day: date) -> dict[str, int]:
     """The end of `day` (the start of the next; the last minute of the calendar's last day)."""
     return _stamp(day + timedelta(days=1)) if day < date.max else _stamp(day, 23, 59)
 
@@ -161,7 +211,7 @@ def today_note(frame: pd.DataFrame, today: date | None, field: str = "day") -> N
                    "dashed line).")
 
 
-def partial_line(base: alt.Chart, data: pd.DataFrame, mark: dict) -> alt.LayerChart:
+def partial_line(base: alt.Chart, data: pd.DataFrame, mark: dict) -> Layer:
     """A line of `base` drawn solid over whole days and dashed from the last whole day into
     today (`data` has `partial`: today, and `tail`: the rows of that last segment).
 
@@ -169,12 +219,12 @@ def partial_line(base: alt.Chart, data: pd.DataFrame, mark: dict) -> alt.LayerCh
     """
     whole = base.transform_filter(~alt.datum.partial).mark_line(**mark)
     if not data["partial"].any():
-        return alt.layer(whole)
+        return layer(whole)
     tail = base.transform_filter(alt.datum.tail).mark_line(
         **{**mark, "point": False}, strokeDash=PARTIAL_DASH)
     today = base.transform_filter(alt.datum.partial).mark_point(
         color=mark.get("color"), filled=False, size=40, strokeWidth=2, opacity=1)
-    return alt.layer(whole, tail, today)
+    return layer(whole, tail, today)
 
 
 def partial_days(frame: pd.DataFrame, today: date | None, field: str = "day") -> pd.DataFrame:
@@ -186,7 +236,7 @@ def partial_days(frame: pd.DataFrame, today: date | None, field: str = "day") ->
     return frame.assign(when=pd.to_datetime(days), partial=partial, tail=tail)
 
 
-def growth(frame: pd.DataFrame, today: date | None = None) -> alt.LayerChart:
+def growth(frame: pd.DataFrame, today: date | None = None) -> Layer:
     """Bars of new users per day and the cumulative total as a line on a second axis.
 
     Today's bar (the day is not over) is lighter and the line into it dashed.
@@ -212,11 +262,11 @@ def growth(frame: pd.DataFrame, today: date | None = None) -> alt.LayerChart:
     )
     line = partial_line(line_base, data, {"color": ACCENT, "strokeWidth": 2.5,
                                           "point": alt.OverlayMarkDef(size=18, color=ACCENT)})
-    return alt.layer(bars, line).resolve_scale(y="independent").properties(height=320)
+    return layer(bars, line).resolve_scale(y="independent").properties(height=320)
 
 
 def _labelled_bars(data: pd.DataFrame, x: alt.X, order: list[str],
-                   tooltip: list[alt.Tooltip]) -> alt.LayerChart:
+                   tooltip: list[alt.Tooltip]) -> Layer:
     """Horizontal bars, one per `name`, each with its `label` (one or two lines) above it.
 
     A label never makes the chart narrower: it is at most the chart's width (a longer one
@@ -231,11 +281,11 @@ def _labelled_bars(data: pd.DataFrame, x: alt.X, order: list[str],
                           lineBreak="\n", lineHeight=16,
                           limit=alt.ExprRef(expr="width")).encode(x=alt.value(0), text="label:N")
     # Only the width fits the page: the rows keep their height, the axis goes under them.
-    return alt.layer(bars, text).properties(
+    return layer(bars, text).properties(
         height=_ROW * len(data), autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
 
 
-def attendance(frame: pd.DataFrame) -> alt.LayerChart:
+def attendance(frame: pd.DataFrame) -> Layer:
     """Attendance rate per lesson type as labelled horizontal bars on a 0–100 % axis."""
     data = frame.assign(name=frame["lesson_type"].map(fmt.human))
     data["label"] = [
@@ -255,7 +305,7 @@ def attendance(frame: pd.DataFrame) -> alt.LayerChart:
     return _labelled_bars(data, x, order, tooltip)
 
 
-def funnel(frame: pd.DataFrame) -> alt.LayerChart:
+def funnel(frame: pd.DataFrame) -> Layer:
     """The closed funnel as horizontal bars: count, % of first and % of previous step.
 
     A share of a step nobody reached reads "—" (no data), not 0 %.

@@ -10,7 +10,16 @@ import pandas as pd
 from hsl.metrics.activity import OTHER
 from hsl.metrics.funnel import STEPS
 from hsl_ui import format as fmt
-from hsl_ui.charts import PARTIAL_OPACITY, PRIMARY, TEXT, day_x, partial_days, partial_line
+from hsl_ui.charts import (
+    PARTIAL_OPACITY,
+    PRIMARY,
+    TEXT,
+    Layer,
+    day_x,
+    layer,
+    partial_days,
+    partial_line,
+)
 
 UPCOMING = "Upcoming"  # a lesson whose date is after today: no attendance yet
 
@@ -93,7 +102,7 @@ def attendance_by_lesson_date(frame: pd.DataFrame, today: date | None = None) ->
     ).properties(height=280)
 
 
-def funnel_comparison(frame: pd.DataFrame) -> alt.LayerChart:
+def funnel_comparison(frame: pd.DataFrame) -> Layer:
     """Grouped bars: % of registered reaching each step after the first, one bar a lesson type.
 
     `frame` holds the funnel report of each lesson type with a `lesson_type` column; the
@@ -129,7 +138,7 @@ def funnel_comparison(frame: pd.DataFrame) -> alt.LayerChart:
                                                   legend=legend))
     text = base.mark_text(baseline="bottom", dy=-3, color=TEXT, fontSize=11).encode(
         text="label:N")
-    return alt.layer(bars, text).properties(height=300)
+    return layer(bars, text).properties(height=300)
 
 
 def events_by_day(frame: pd.DataFrame, today: date | None = None) -> alt.Chart:
@@ -154,7 +163,7 @@ def events_by_day(frame: pd.DataFrame, today: date | None = None) -> alt.Chart:
     ).properties(height=300)
 
 
-def active_users_by_day(frame: pd.DataFrame, today: date | None = None) -> alt.LayerChart:
+def active_users_by_day(frame: pd.DataFrame, today: date | None = None) -> Layer:
     """Distinct active users per day as a line with points, dashed into today (not over)."""
     data = partial_days(frame, today)
     base = alt.Chart(data).encode(
@@ -173,7 +182,7 @@ def active_users_by_day(frame: pd.DataFrame, today: date | None = None) -> alt.L
     }).properties(height=220)
 
 
-def event_type_shares(frame: pd.DataFrame) -> alt.LayerChart:
+def event_type_shares(frame: pd.DataFrame) -> Layer:
     """Horizontal bars of events per type, each labelled with its count and share."""
     data = frame.assign(name=frame["event_type"].map(fmt.human))
     data["label"] = [f"{fmt.count(n)} · {fmt.pct(s)}" for n, s in
@@ -193,10 +202,10 @@ def event_type_shares(frame: pd.DataFrame) -> alt.LayerChart:
     )
     bars = base.mark_bar(color=PRIMARY, cornerRadiusEnd=3)
     text = base.mark_text(align="left", dx=4, color=TEXT, fontSize=12).encode(text="label:N")
-    return alt.layer(bars, text).properties(height=_ROW_PX * len(data) + 20)
+    return layer(bars, text).properties(height=_ROW_PX * len(data) + 20)
 
 
-def retention_heatmap(frame: pd.DataFrame) -> alt.LayerChart:
+def retention_heatmap(frame: pd.DataFrame) -> Layer:
     """Cohorts (rows, labelled with their size) × weeks after (columns), coloured and labelled %."""
     data = frame.assign(
         cohort=[f"Week of {fmt.day(w)} · {fmt.people(n)}"
@@ -226,4 +235,4 @@ def retention_heatmap(frame: pd.DataFrame) -> alt.LayerChart:
         text="label:N",
         color=alt.condition(alt.datum.retention > 0.55, alt.value("white"), alt.value(TEXT)),
     )
-    return alt.layer(cells, text).properties(height=alt.Step(_CELL_PX))
+    return layer(cells, text).properties(height=alt.Step(_CELL_PX))

@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 
 from hsl_ui import format as fmt
-from hsl_ui.charts import TEXT
+from hsl_ui.charts import TEXT, Layer, layer
 
 # One colour per booking status, the same on every chart: paid green, cancelled red.
 STATUS_COLOURS = {
@@ -69,7 +69,7 @@ def stream_statuses(frame: pd.DataFrame, chosen: str | None = None) -> alt.Chart
     )
 
 
-def lead_tiers(frame: pd.DataFrame) -> alt.LayerChart:
+def lead_tiers(frame: pd.DataFrame) -> Layer:
     """Horizontal bars of candidates per tier (tier_counts rows), labelled with count and share."""
     total = int(frame["users"].sum())
     data = frame.assign(name=frame["tier"].map(fmt.human))
@@ -91,4 +91,4 @@ def lead_tiers(frame: pd.DataFrame) -> alt.LayerChart:
     text = base.mark_text(align="left", baseline="bottom", dy=-11, color=TEXT, fontSize=13).encode(
         x=alt.value(0), text="label:N",
     )
-    return alt.layer(bars, text).properties(height=alt.Step(_TIER_ROW))
+    return layer(bars, text).properties(height=alt.Step(_TIER_ROW))
