@@ -40,6 +40,7 @@ from hsl.metrics.common import (
     from_newest_registration,
     latest_names,
     local_times,
+    plain_rows,
 )
 from hsl.metrics.leads import DEFAULT_RULES, TIERS, LeadRules, lead_scores
 from hsl.metrics.lessons import clicked_lesson
@@ -49,7 +50,7 @@ from hsl.metrics.users import (
     PAGE_SIZE,
     newest_registrations,
     parse_user_ids,
-    tme_link,
+    tme_links,
 )
 from hsl.schema import (
     BOOKING_STATUS,
@@ -58,7 +59,6 @@ from hsl.schema import (
     free_lesson_registrations,
     status_word,
     summary_day_types,
-    summary_users,
     users,
 )
 from hsl.summaries import SummaryState, current
@@ -400,10 +400,11 @@ def _booking_match(flt: AudienceFilter, clock: Period) -> list[ColumnElement]:
 
 
 def _matching(flt: AudienceFilter, clock: Period, state: SummaryState | None = None) -> Select:
-    """SELECT user_id of every known user the filter keeps (`state`: as of the summaries)."""
+    """SELECT user_id of every known user the filter keeps (`state`: as of the summaries,
+    then with their summary_users.last_event_at)."""
     known = first_seen(state)
     uid = known.c.user_id
-    stmt = select(uid).where(
+    stmt = select(uid, *([known.c.last_event_at] if state is not None else [])).where(
         *_on_dates(known.c.first_seen, flt.first_seen_from, flt.first_seen_to, clock))
     if reg := _registration_match(flt, clock, state):
         stmt = stmt.where(exists().where(regs.user_id == uid, *reg))
@@ -470,7 +471,7 @@ def _facts(
     # Gathered in plain dicts: grouping ~100k users in pandas costs seconds.
     lesson_types, streams, statuses = defaultdict(set), defaultdict(set), defaultdict(set)
     dates, newest = defaultdict(set), {}
-    for user_id, lesson_type, *more in conn.execute(reg_stmt):
+    for user_id, lesson_type, *more in plain_rows(conn.execute(reg_stmt)):
         lesson_types[user_id].add(lesson_type)
         if more:
             day, at = more
@@ -478,7 +479,7 @@ def _facts(
                 dates[user_id].add(day.isoformat())
             if at is not None and (user_id not in newest or at > newest[user_id]):
                 newest[user_id] = at
-    for user_id, stream, code in conn.execute(booking_stmt):
+    for user_id, stream, code in plain_rows(conn.execute(booking_stmt)):
         if stream is not None:
             streams[user_id].add(stream)
         statuses[user_id].add(status_word(code))
@@ -501,8 +502,9 @@ def _people(page: Subquery, clock: Period, state: SummaryState | None, per_row: 
 
     Names and email follow `latest_names`: looked up row by row when `per_row` (a page of
     50), for everyone in one pass of joins otherwise (an export). Last activity is the
-    latest event up to now: summary_users' when `state` is given, unless that is later than
-    now (a clock in the past), when it is read from the events as without summaries.
+    latest event up to now: summary_users' when `state` is given (`page` then carries it,
+    from `_matching`), unless that is later than now (a clock in the past), when it is read
+    from the events as without summaries.
     """
     uid = page.c.user_id
     source = page
@@ -521,9 +523,8 @@ def _people(page: Subquery, clock: Period, state: SummaryState | None, per_row: 
         .scalar_subquery()
     )
     if state is not None:
-        s = summary_users.c
-        source = source.outerjoin(summary_users, s.user_id == uid)
-        last = case((utc(s.last_event_at) > clock.now, last), else_=s.last_event_at)
+        known = page.c.last_event_at
+        last = case((utc(known) > clock.now, last), else_=known)
     return (select(uid, *names, email.label("email"), last.label("last_activity"))
             .select_from(source).order_by(uid))
 
@@ -550,7 +551,7 @@ def _rows(
     page_ids = [int(i) for i in frame["user_id"]] if limit is not None else None
     frame = frame.join(_facts(bind, flt, clock, page_ids, state, details), on="user_id")
     frame = frame.join(_tiers(bind, flt, clock, page_ids, state), on="user_id")
-    frame["tme_link"] = [tme_link(u) for u in frame["username"].tolist()]
+    frame["tme_link"] = tme_links(frame["username"])
     frame["last_activity"] = local_times(frame["last_activity"], tz)
     if not details:
         return frame[AUDIENCE_COLUMNS]

