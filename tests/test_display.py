@@ -78,3 +78,36 @@ def test_md_isolates_right_to_left_text_and_drops_reordering_controls():
     assert fmt.md("a\x00b\x07c\u200fd") == "abcd"
     assert fmt.md("A" * 500) == "A" * 199 + "…"
     assert fmt.plain("x" * 50, 10) == "x" * 9 + "…"
+
+
+def test_a_frames_fingerprint_follows_its_contents_not_its_objects():
+    """The cache key standing for a frame (charts, tables): equal for a frame fresh from the
+    database and the same frame out of the data cache (its pickle can differ: one date object
+    twice, or two equal ones), different when anything shown changes."""
+    import pickle
+    from datetime import UTC, date, datetime
+
+    import pandas as pd
+
+    from hsl_ui.state import fingerprint
+
+    first = date(2026, 3, 1)
+    fresh = pd.DataFrame({
+        "step": ["registered", "registered", "paid"], "users": [3, 3, 1],
+        "rate": [1.0, 0.5, float("nan")], "day": [first, first, date(2026, 3, 2)],
+        "at": pd.to_datetime([datetime(2026, 3, 1, 9, tzinfo=UTC), None,
+                              datetime(2026, 3, 2, 9, tzinfo=UTC)]),
+    })
+    separate = fresh.assign(day=[date(2026, 3, 1), date(2026, 3, 1), date(2026, 3, 2)])
+    cached = pickle.loads(pickle.dumps(fresh))
+    assert pickle.dumps(fresh) != pickle.dumps(separate)  # why the pickle would not do
+    assert fingerprint(fresh) == fingerprint(cached) == fingerprint(separate)
+    changed = [
+        fresh.assign(users=[3, 3, 2]), fresh.assign(rate=[1.0, 0.5, 0.0]),
+        fresh.rename(columns={"users": "people"}), fresh.astype({"users": "float64"}),
+        fresh.iloc[::-1], fresh.set_index("step"), fresh[["users", "step", "rate", "day", "at"]],
+        fresh.assign(at=fresh["at"].dt.tz_convert("Europe/Moscow")),
+        fresh.assign(day=[first, None, date(2026, 3, 2)]),
+    ]
+    prints = {fingerprint(frame) for frame in changed}
+    assert len(prints) == len(changed) and fingerprint(fresh) not in prints

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
+import pandas as pd
 import pytest
 from sqlalchemy import text
 
@@ -20,6 +21,7 @@ from hsl.metrics.users import (
     lead_tier,
     search_users,
     tme_link,
+    tme_links,
     user_bookings,
     user_events,
     user_identity,
@@ -254,6 +256,15 @@ def test_identity_of_an_unknown_user(people_db):
 ])
 def test_tme_link_only_for_valid_telegram_usernames(username, link):
     assert tme_link(username) == link
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_tme_links_of_a_column_are_the_links_one_by_one(dtype):
+    names = ["anna_k", "x" * 32, "x" * 33, "=HYPERLINK(\"http://x\")", "evil.example/login",
+             "анна", "", None, "bob\n", "bob\x00", "a b", "\u202ebob"]
+    links = tme_links(pd.Series(names, dtype=dtype))
+    assert [None if pd.isna(v) else v for v in links] == [tme_link(n) for n in names]
+    assert [tme_link(n) for n in names][:2] == ["https://t.me/anna_k", "https://t.me/" + "x" * 32]
 
 
 def test_bookings_newest_first_with_status_words(people_db):
