@@ -10,6 +10,7 @@ screens. A full-page screenshot of each lands in artifacts/widths/ to be looked 
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.e2e.support import ARTIFACTS, LOAD_MS, LOADED, settled, whole_page
 
@@ -81,9 +82,12 @@ def test_every_page_reads_fully_at_this_width(app_url, browser, width):
         for path, title in PAGES.items():
             _open(page, app_url, path, title)
             found = page.evaluate(CUT) + page.evaluate(PAST_EDGE)
-            sidebar_open = page.evaluate(SIDEBAR_OPEN)
-            if sidebar_open != (width >= 1000):
-                found.append(f"the sidebar is {'open' if sidebar_open else 'closed'}")
+            wide = width >= 1000  # open there; closed (by the app, sliding out) below
+            try:
+                page.wait_for_function(SIDEBAR_OPEN if wide else f"() => !({SIDEBAR_OPEN})()",
+                                       timeout=5000)
+            except PlaywrightTimeoutError:
+                found.append(f"the sidebar is {'closed' if wide else 'open'}")
             if found:
                 problems[title] = found
             whole_page(page, out / f"{width}-{path or 'overview'}.png", redraw_ms=500)
@@ -104,9 +108,11 @@ def test_the_app_closing_the_sidebar_is_not_remembered_as_the_persons_choice(app
     page = context.new_page()
     try:
         _open(page, app_url, "funnel", "Funnel")
-        assert not page.evaluate(SIDEBAR_OPEN)
+        # The app's script closes it once the page has drawn; it slides out (a busy
+        # machine took longer than the settling above).
+        page.wait_for_function(f"() => !({SIDEBAR_OPEN})()", timeout=5000)
         page.set_viewport_size({"width": 1400, "height": 900})
         _open(page, app_url, "activity", "Activity")
-        assert page.evaluate(SIDEBAR_OPEN)
+        page.wait_for_function(SIDEBAR_OPEN, timeout=5000)
     finally:
         context.close()
