@@ -63,8 +63,7 @@ def draw(chart: Callable[..., alt.TopLevelMixin | Layer], frame: pd.DataFrame, *
     (`_spec`, cached like the data) and drawn with st.vega_lite_chart. `options` go to it
     (key, on_select, ...).
     """
-    spec = _spec(f"{chart.__module__}.{chart.__qualname__}", state.fingerprint(frame), args,
-                 frame, chart)
+    spec = _spec(state.name_of(chart), state.fingerprint(frame), args, frame, chart)
     return (where or st).vega_lite_chart(spec, width="stretch", **options)
 
 
@@ -139,9 +138,15 @@ class Layer:
         if datasets:
             spec["datasets"] = datasets
         if validate:
-            schema = alt.vegalite.v6.schema.core.load_schema()
-            validate_jsonschema(spec, schema, rootschema=schema)
+            validate_spec(spec)
         return spec
+
+
+def validate_spec(spec: dict) -> None:
+    """Raise jsonschema's ValidationError unless `spec` is valid Vega-Lite (the schema of
+    the Altair the app draws with)."""
+    schema = alt.vegalite.v6.schema.core.load_schema()
+    validate_jsonschema(spec, schema, rootschema=schema)
 
 
 def layer(*charts: alt.TopLevelMixin | Layer) -> Layer:

@@ -258,8 +258,7 @@ def derived(fn: Callable[..., R], *frames: pd.DataFrame, **options: object) -> R
     page's reshaping of its results (a pivot, two tables side by side, a column of links) is
     done once, not on every rerun. `fn` must depend on nothing else; options are plain
     values (they are part of the key)."""
-    where = f"{fn.__code__.co_filename}:{fn.__qualname__}"  # page scripts share a module name
-    return _derived(where, tuple(map(fingerprint, frames)), sorted(options.items()), fn,
+    return _derived(name_of(fn), tuple(map(fingerprint, frames)), sorted(options.items()), fn,
                     frames)
 
 
@@ -276,8 +275,10 @@ def _cache_friendly(value: object) -> object:
     return value
 
 
-def _name_of(fn: Callable[..., Any]) -> str:
-    return f"{fn.__module__}.{fn.__qualname__}"
+def name_of(fn: Callable[..., Any]) -> str:
+    """The function in a cache key: its file and qualified name (page scripts all run as
+    one module, so a module name would let two pages' functions share results)."""
+    return f"{fn.__code__.co_filename}:{fn.__qualname__}"
 
 
 def _cached_call(fn: Callable[..., R], args: tuple, kwargs: dict, *also: object
@@ -290,7 +291,7 @@ def _cached_call(fn: Callable[..., R], args: tuple, kwargs: dict, *also: object
     args = tuple(_cache_friendly(a) for a in args)
     kwargs = {k: _cache_friendly(v) for k, v in kwargs.items()}
     key = _key(s.read_database_url or s.database_url,
-               summarised.refreshed_at if summarised else None, _name_of(fn), args,
+               summarised.refreshed_at if summarised else None, name_of(fn), args,
                sorted(kwargs.items()), *also)
     result, loaded_at = _load(key, (fn, source, args, kwargs))
     st.session_state.setdefault(_LOADS, []).append(loaded_at)

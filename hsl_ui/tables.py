@@ -117,7 +117,7 @@ def show(frame: pd.DataFrame, config: dict | None = None,
     """
     fn, options = prepare or (None, {})
     table, shown_config = _displayed(
-        state.fingerprint(frame), fn and f"{fn.__module__}.{fn.__qualname__}",
+        state.fingerprint(frame), fn and state.name_of(fn),
         sorted(options.items()), frame, fn)
     for name, extra in (config or {}).items():
         shown_config[name] = {**shown_config.get(name, {}), **extra}
