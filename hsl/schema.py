@@ -273,14 +273,21 @@ summary_day_types = Table(
 
 # Per user, their summary_user_days rows added up over the whole local days a default lead
 # window (hsl.metrics.leads) spans inside its two edge days as of the last refresh:
-# summary_state.recent_from .. recent_to (0008).
+# summary_state.recent_from .. recent_to (0008; 0 and NULL when they have none), and their
+# rows of those two edge days: the day before (`low_*`) and after (`high_*`), NULL when
+# they have none (0010). A user with none of these rows has no row.
 summary_user_recent = Table(
     "summary_user_recent",
     metadata,
     Column("user_id", BigInteger, primary_key=True, autoincrement=False),
     Column("events", BigInteger, nullable=False),
     Column("active_days", Integer, nullable=False),
-    Column("last_at", UTCDateTime, nullable=False),
+    Column("last_at", UTCDateTime),
+    Column("low_events", BigInteger),
+    Column("low_first_at", UTCDateTime),
+    Column("low_last_at", UTCDateTime),
+    Column("high_events", BigInteger),
+    Column("high_last_at", UTCDateTime),
 )
 
 # Bookings per stream and status code, all time (0009): rewritten whole by every refresh

@@ -221,7 +221,7 @@ def test_a_database_at_the_baseline_gets_only_the_app_tables_added_later(empty_e
         assert {i for i in indexes if i[0] in indexes_added} == set(indexes_added.items())
         after[table] = (columns, [i for i in indexes if i[0] not in indexes_added], *rest)
     assert {t: after[t] for t in before} == before
-    assert version_in(empty_engine) == ["0009"] == [head_revision()]
+    assert version_in(empty_engine) == ["0010"] == [head_revision()]
 
 
 def test_the_sign_in_table_matches_the_schema(empty_engine):
@@ -258,6 +258,34 @@ def old_bot(empty_engine) -> Engine:
         for statement in OLD_BOT_DDL[empty_engine.dialect.name] + OLD_BOT_ROWS:
             conn.exec_driver_sql(statement)
     return empty_engine
+
+
+def test_0010_forgets_the_whole_days_added_up_before_it_and_downgrades(empty_engine):
+    """Rows written before the edge-day columns are removed and the state's days cleared,
+    so no report reads them; the next refresh writes every row again."""
+    migrate.upgrade(empty_engine, "0009")
+    with empty_engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO summary_state (id, tz, events_max_id, refreshed_at, rebuilt_at, "
+            "recent_from, recent_to) VALUES (1, 'UTC', 5, :t, :t, :a, :b)"),
+            {"t": "2026-12-04 10:00:00+00:00", "a": date(2026, 11, 28), "b": date(2026, 12, 3)})
+        conn.execute(text("INSERT INTO summary_user_recent (user_id, events, active_days, "
+                          "last_at) VALUES (1, 3, 2, :t)"), {"t": "2026-12-03 09:00:00+00:00"})
+    migrate.upgrade(empty_engine)
+    columns = {c["name"]: c["nullable"]
+               for c in inspect(empty_engine).get_columns("summary_user_recent")}
+    assert columns == {"user_id": False, "events": False, "active_days": False,
+                       "last_at": True, "low_events": True, "low_first_at": True,
+                       "low_last_at": True, "high_events": True, "high_last_at": True}
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM summary_user_recent")).scalar() == 0
+        assert conn.execute(text("SELECT recent_from, recent_to, events_max_id "
+                                 "FROM summary_state")).one() == (None, None, 5)
+    downgrade(empty_engine, "0009")
+    assert [c["name"] for c in inspect(empty_engine).get_columns("summary_user_recent")] == [
+        "user_id", "events", "active_days", "last_at"]
+    migrate.upgrade(empty_engine)
+    assert version_in(empty_engine) == [head_revision()]
 
 
 def test_init_db_on_an_old_bot_database_adds_only_what_the_app_owns(old_bot):

@@ -144,21 +144,34 @@ def do_refresh(engine, minutes: int = 0) -> None:
 
 def assert_recent_adds_up(engine) -> None:
     """summary_user_recent is each person's summary_user_days rows added up over the days
-    the state names (the whole days of a 7-day lead window as of the refresh)."""
+    the state names (the whole days of a 7-day lead window as of the refresh), with their
+    rows of the day before and the day after (the window's edge days) next to them."""
     state = current(engine, TZ)
     with engine.connect() as conn:
         days = conn.execute(select(summary_user_days)).mappings().all()
         recent = conn.execute(select(summary_user_recent)).mappings().all()
     first, last = (pd.Timestamp(d).date() for d in (state.recent_from, state.recent_to))
-    expected: dict[int, list] = {}
+    low, high = first - timedelta(days=1), last + timedelta(days=1)
+    expected: dict[int, dict] = {}
     for row in days:
-        if first <= pd.Timestamp(row["day"]).date() <= last:
-            mine = expected.setdefault(row["user_id"], [0, 0, row["last_at"]])
-            mine[0] += row["events"]
-            mine[1] += 1
-            mine[2] = max(mine[2], row["last_at"])
-    assert {r["user_id"]: [r["events"], r["active_days"], r["last_at"]] for r in recent} == (
-        expected)
+        day = pd.Timestamp(row["day"]).date()
+        if not low <= day <= high:
+            continue
+        mine = expected.setdefault(row["user_id"], {
+            "events": 0, "active_days": 0, "last_at": None, "low_events": None,
+            "low_first_at": None, "low_last_at": None, "high_events": None,
+            "high_last_at": None})
+        if day == low:
+            mine.update(low_events=row["events"], low_first_at=row["first_at"],
+                        low_last_at=row["last_at"])
+        elif day == high:
+            mine.update(high_events=row["events"], high_last_at=row["last_at"])
+        else:
+            mine["events"] += row["events"]
+            mine["active_days"] += 1
+            mine["last_at"] = max(filter(None, (mine["last_at"], row["last_at"])))
+    assert {r["user_id"]: {k: v for k, v in r.items() if k != "user_id"}
+            for r in recent} == expected
 
 
 # Each report as the app computes it; the same call inside raw_path() is the reference.
@@ -332,11 +345,20 @@ def test_the_whole_days_added_up_ahead_follow_the_clock_into_a_new_local_day(db)
     state = current(db, TZ)
     assert (state.recent_from, state.recent_to) == (date(2026, 11, 24), date(2026, 11, 29))
     # ann's whole days 11-24 (2 events), 11-26 (1), 11-29 (her 21:30 event is Moscow
-    # 11-30 00:30, so not): 3 events on 2 days; dee 11-27; bob 11-25 (2); 8 11-30: none.
+    # 11-30 00:30, so not): 3 events on 2 days; dee 11-27; bob 11-25 (2). The edge days:
+    # ann's 11-23 (14:00 and 16:00 Moscow) and 11-30 (00:30, 15:00, 16:00); 4 and 8 have
+    # one event each on Moscow 11-30 (02:00, 01:00) and no whole day.
     with db.connect() as conn:
-        held = {r.user_id: (r.events, r.active_days)
+        held = {r.user_id: (r.events, r.active_days, r.low_events, r.low_first_at,
+                            r.low_last_at, r.high_events, r.high_last_at)
                 for r in conn.execute(select(summary_user_recent))}
-    assert held == {ANN: (3, 2), BOB: (2, 1), DEE: (1, 1)}
+    assert held == {
+        ANN: (3, 2, 2, nov(23, 11), nov(23, 13), 3, nov(30, 13)),
+        BOB: (2, 1, None, None, None, None, None),
+        DEE: (1, 1, None, None, None, None, None),
+        EVENTS_ONLY: (0, 0, None, None, None, 1, nov(29, 23)),
+        BOOKING_ONLY: (0, 0, None, None, None, 1, nov(29, 22)),
+    }
 
     # A day later (Moscow 12-01 15:00) the whole days are 11-25 .. 11-30: written again.
     later = NOW + timedelta(days=1)

@@ -4,12 +4,14 @@ The window is the last `window_days` days before the period's clock: (now − N 
 `events` counts the events in it, `active_days` the distinct local dates (period.tz) with
 events; `last_activity` is the latest event up to now, whatever the window.
 
-With the summaries (SPEC §9) the whole local days inside the window come from
-summary_user_recent (the default window's, added up by the refresh) or summary_user_days,
-each edge day from its summary_user_days row when the row lies inside the window, and
-from the events themselves for the people whose row straddles the window's edge;
-`last_activity` is summary_users.last_event_at, or the latest raw event up to now when
-that is later than now (a clock in the past), or a later edge event.
+With the summaries (SPEC §9) a default window (7 days) ending on the local day of the
+last refresh reads one summary_user_recent row a person: the whole local days inside the
+window added up, and each edge day's summary_user_days row, all as that refresh wrote
+them. Any other window joins each edge day's summary_user_days row and adds up the days
+between. An edge day's row is used whole when it lies inside the window, else that
+person's events on that day are read from the events themselves (a row that straddles
+the window's edge); `last_activity` is summary_users.last_event_at, or the latest raw
+event up to now when that is later than now (a clock in the past), or a later edge event.
 """
 
 from __future__ import annotations
@@ -150,25 +152,16 @@ def recent_days(now: datetime, tz: str) -> tuple[date, date] | None:
 
 
 def _whole_days(first: date, last: date, people: Subquery) -> Subquery:
-    """Per user: events, active_days and last_at of their summary_user_days rows on the
-    local days first .. last.
-
-    From summary_user_recent when the refresh the statement sees added up exactly those
-    days (checked in the statement, so both come from one snapshot), else added up here
-    for `people`.
-    """
-    st, r, ud = summary_state.c, summary_user_recent.c, summary_user_days.c
-    ready = exists().where(st.id == 1, st.recent_from == first, st.recent_to == last)
-    ahead = select(r.user_id, r.events, r.active_days, r.last_at).where(ready)
-    here = (
+    """Per person of `people`: events and active_days of their summary_user_days rows on
+    the local days first .. last."""
+    ud = summary_user_days.c
+    return (
         select(ud.user_id, cast(func.sum(ud.events), BigInteger).label("events"),
-               cast(func.count(), BigInteger).label("active_days"),
-               func.max(ud.last_at).label("last_at"))
-        .where(~ready, ud.day >= first, ud.day <= last,
-               ud.user_id.in_(select(people.c.user_id)))
+               cast(func.count(), BigInteger).label("active_days"))
+        .where(ud.day >= first, ud.day <= last, ud.user_id.in_(select(people.c.user_id)))
         .group_by(ud.user_id)
+        .subquery("whole_days")
     )
-    return union_all(ahead, here).subquery("whole_days")
 
 
 def _edge_events(start: datetime, end: datetime, who: Select | None, name: str) -> Subquery:
@@ -185,33 +178,76 @@ def _edge_events(start: datetime, end: datetime, who: Select | None, name: str) 
     return (stmt if who is None else stmt.where(e.user_id.in_(who))).subquery(name)
 
 
-def _window_summarised(period: Period, window_days: int, people: Subquery
+@dataclass(frozen=True)
+class _Days:
+    """A window's days as the summaries hold them, per person of `joined`: each edge day's
+    summary_user_days row (events, first and last event; NULL without one) and the whole
+    days between the two added up (events and days; NULL: none)."""
+
+    joined: FromClause
+    low_events: ColumnElement
+    low_first: ColumnElement
+    low_last: ColumnElement
+    high_events: ColumnElement
+    high_last: ColumnElement
+    whole_events: ColumnElement | None  # None: the edge days are next to each other
+    whole_days: ColumnElement | None
+    low_straddlers: Select  # user_id: whose first edge day's row straddles `since`
+    high_straddlers: Select  # user_id: whose last edge day's row goes past `now`
+
+
+def _days_joined(period: Period, since: datetime, first_day: date, last_day: date,
+                 people: Subquery) -> _Days:
+    """The window's days read from summary_user_days: its two edge days' rows joined, the
+    whole days between them added up."""
+    uid, ud = people.c.user_id, summary_user_days.c
+    low, high = summary_user_days.alias("low_day"), summary_user_days.alias("high_day")
+    joined = (
+        people
+        .outerjoin(low, and_(low.c.user_id == uid, low.c.day == first_day))
+        .outerjoin(high, and_(high.c.user_id == uid, high.c.day == last_day))
+    )
+    whole_events = whole_days = None
+    if (last_day - first_day).days > 1:
+        whole = _whole_days(first_day + timedelta(days=1), last_day - timedelta(days=1),
+                            people)
+        joined = joined.outerjoin(whole, whole.c.user_id == uid)
+        whole_events, whole_days = whole.c.events, whole.c.active_days
+    return _Days(
+        joined, low.c.events, low.c.first_at, low.c.last_at, high.c.events, high.c.last_at,
+        whole_events, whole_days,
+        select(ud.user_id).where(ud.day == first_day, utc(ud.first_at) <= since,
+                                 utc(ud.last_at) > since),
+        select(ud.user_id).where(ud.day == last_day, utc(ud.last_at) > period.now))
+
+
+def _days_ahead(period: Period, since: datetime, people: Subquery) -> _Days:
+    """The default window's days from summary_user_recent: one row a person, as the last
+    refresh added them up (for a window whose days are the ones the state names)."""
+    r = summary_user_recent.c
+    return _Days(
+        people.outerjoin(summary_user_recent, r.user_id == people.c.user_id),
+        r.low_events, r.low_first_at, r.low_last_at, r.high_events, r.high_last_at,
+        r.events, r.active_days,
+        select(r.user_id).where(utc(r.low_first_at) <= since, utc(r.low_last_at) > since),
+        select(r.user_id).where(utc(r.high_last_at) > period.now))
+
+
+def _window_summarised(period: Period, since: datetime, edges: tuple[date, date],
+                       people: Subquery, days: _Days
                        ) -> tuple[FromClause, ColumnElement, ColumnElement, ColumnElement]:
-    """`people` joined to what the summaries say of their window (since, now], since = now −
-    window_days: the FROM,
-    and the columns events, active_days and the latest raw event read (or NULL).
+    """`days.joined` joined to what the summaries say of each person's window (since, now]:
+    the FROM, and the columns events, active_days and the latest raw event read (or NULL).
 
     Each part has one row per person, so the parts are joined, never added up in a group:
-    the whole local days between the two edge days (`_whole_days`); each edge day's
-    summary_user_days row, whole when it lies inside the window (its first event after
-    `since`; its last one at or before `now`), else that person's events on that day
-    read from events (a person whose row straddles `since`: the shorter side of `since`
-    on that day, the part before it subtracted from the row; past `now` when the clock
-    is in the past). A window inside one local day is read from events.
+    the whole local days between the two edge days; each edge day's summary_user_days row,
+    whole when it lies inside the window (its first event after `since`; its last one at
+    or before `now`), else that person's events on that day read from events (a person
+    whose row straddles `since`: the shorter side of `since` on that day, the part before
+    it subtracted from the row; past `now` when the clock is in the past).
     """
-    first_day, last_day = edge_days(period.now, window_days, period.tz)
-    since = period.now - timedelta(days=window_days)
-    uid = people.c.user_id
+    uid, (first_day, last_day) = people.c.user_id, edges
     after_now = period.now + timedelta(microseconds=1)
-    if first_day == last_day:
-        x = _edge_events(since + timedelta(microseconds=1), after_now, None, "window")
-        return (people.outerjoin(x, x.c.user_id == uid), func.coalesce(x.c.events, 0),
-                case((x.c.events > 0, 1), else_=0), x.c.last_at)
-    ud = summary_user_days.c
-    low, high = summary_user_days.alias("low_day"), summary_user_days.alias("high_day")
-    low_straddles = select(ud.user_id).where(
-        ud.day == first_day, utc(ud.first_at) <= since, utc(ud.last_at) > since)
-    high_straddles = select(ud.user_id).where(ud.day == last_day, utc(ud.last_at) > period.now)
     day_starts = period.local_midnight_utc(first_day)
     day_ends = period.local_midnight_utc(first_day + timedelta(days=1))
     # A person whose first edge day straddles `since`: read the shorter part of that day
@@ -220,38 +256,32 @@ def _window_summarised(period: Period, window_days: int, people: Subquery
     read_before = since - day_starts < day_ends - since
     just_after = since + timedelta(microseconds=1)
     x_low = _edge_events(*((day_starts, just_after) if read_before else (just_after, day_ends)),
-                         low_straddles, "low_events")
+                         days.low_straddlers, "low_events")
     x_high = _edge_events(period.local_midnight_utc(last_day), after_now,
-                          high_straddles, "high_events")
-    joined = (
-        people
-        .outerjoin(low, and_(low.c.user_id == uid, low.c.day == first_day))
-        .outerjoin(high, and_(high.c.user_id == uid, high.c.day == last_day))
-        .outerjoin(x_low, x_low.c.user_id == uid)
-        .outerjoin(x_high, x_high.c.user_id == uid)
-    )
-    low_whole, high_whole = utc(low.c.first_at) > since, utc(high.c.last_at) <= period.now
+                          days.high_straddlers, "high_events")
+    joined = (days.joined.outerjoin(x_low, x_low.c.user_id == uid)
+              .outerjoin(x_high, x_high.c.user_id == uid))
+    low_whole = utc(days.low_first) > since
+    high_whole = utc(days.high_last) <= period.now
     if read_before:
         before = func.coalesce(x_low.c.events, 0)
-        after_since = utc(low.c.last_at) > since  # the whole row, or a straddler's part
-        counted = and_(after_since, before < low.c.events)
-        low_n = case((low_whole, low.c.events), (counted, low.c.events - before), else_=0)
+        after_since = utc(days.low_last) > since  # the whole row, or a straddler's part
+        counted = and_(after_since, before < days.low_events)
+        low_n = case((low_whole, days.low_events), (counted, days.low_events - before),
+                     else_=0)
         low_day, low_last = case((or_(low_whole, counted), 1), else_=0), None
     else:
-        low_n = case((low_whole, low.c.events), else_=func.coalesce(x_low.c.events, 0))
+        low_n = case((low_whole, days.low_events), else_=func.coalesce(x_low.c.events, 0))
         low_day = case((or_(low_whole, x_low.c.events > 0), 1), else_=0)
         low_last = x_low.c.last_at
-    n = low_n + case((high_whole, high.c.events), else_=func.coalesce(x_high.c.events, 0))
-    days = low_day + case((or_(high_whole, x_high.c.events > 0), 1), else_=0)
-    if (last_day - first_day).days > 1:
-        whole = _whole_days(first_day + timedelta(days=1), last_day - timedelta(days=1),
-                            people)
-        joined = joined.outerjoin(whole, whole.c.user_id == uid)
-        n = func.coalesce(whole.c.events, 0) + n
-        days = func.coalesce(whole.c.active_days, 0) + days
+    n = low_n + case((high_whole, days.high_events), else_=func.coalesce(x_high.c.events, 0))
+    active = low_day + case((or_(high_whole, x_high.c.events > 0), 1), else_=0)
+    if days.whole_events is not None:
+        n = func.coalesce(days.whole_events, 0) + n
+        active = func.coalesce(days.whole_days, 0) + active
     # Summary rows are never later than summary_users.last_event_at; raw rows may be.
     raw_last = x_high.c.last_at if low_last is None else _latest(low_last, x_high.c.last_at)
-    return joined, n, days, raw_last
+    return joined, n, active, raw_last
 
 
 def _latest(a: ColumnElement, b: ColumnElement) -> ColumnElement:
@@ -272,35 +302,15 @@ def lead_scores(
     bot's tables only. `among` limits the candidates to those user ids.
     """
     people = _candidates(include_paying, among, summarised=state is not None)
-    e = events.c
-    raw_last = (
-        select(func.max(utc(e.created_at)))
-        .where(e.user_id == people.c.user_id, utc(e.created_at) <= period.now)
-        .scalar_subquery()
-    )
+    since = period.now - timedelta(days=rules.window_days)
     if state is None:
-        since = period.now - timedelta(days=rules.window_days)
         window = _window_raw(period, since, people)
-        joined = people.outerjoin(window, window.c.user_id == people.c.user_id)
-        n, days = func.coalesce(window.c.events, 0), func.coalesce(window.c.active_days, 0)
-        last = raw_last
+        counts = _counts(people, people.outerjoin(window, window.c.user_id == people.c.user_id),
+                         func.coalesce(window.c.events, 0),
+                         func.coalesce(window.c.active_days, 0),
+                         _raw_last(period, people)).subquery("lead_counts")
     else:
-        joined, n, days, raw_window_last = _window_summarised(period, rules.window_days,
-                                                              people)
-        # A clock before the last summarised event: that user's latest event up to now.
-        known_last = people.c.last_event_at
-        summarised = case((utc(known_last) > period.now, raw_last), else_=known_last)
-        last = _latest(summarised, raw_window_last)
-    counts = (
-        select(
-            people.c.user_id,
-            cast(n, BigInteger).label("events"),
-            cast(days, BigInteger).label("active_days"),
-            last.label("last_activity"),
-        )
-        .select_from(joined)
-        .subquery("lead_counts")
-    )
+        counts = _counts_summarised(period, rules.window_days, since, people)
     n, days = counts.c.events, counts.c.active_days
     tier = case(
         (and_(n >= rules.hot_events, days >= rules.hot_days), "hot"),
@@ -309,6 +319,59 @@ def lead_scores(
         else_="cold",
     )
     return select(*counts.c, tier.label("tier")).subquery("lead_scores")
+
+
+def _raw_last(period: Period, people: Subquery) -> ColumnElement:
+    """Each person's latest event up to now, read from events."""
+    e = events.c
+    return (
+        select(func.max(utc(e.created_at)))
+        .where(e.user_id == people.c.user_id, utc(e.created_at) <= period.now)
+        .scalar_subquery()
+    )
+
+
+def _counts(people: Subquery, joined: FromClause, n: ColumnElement, days: ColumnElement,
+            last: ColumnElement) -> Select:
+    """One row per person: user_id, events, active_days, last_activity."""
+    return select(people.c.user_id, cast(n, BigInteger).label("events"),
+                  cast(days, BigInteger).label("active_days"),
+                  last.label("last_activity")).select_from(joined)
+
+
+def _counts_summarised(period: Period, window_days: int, since: datetime, people: Subquery
+                       ) -> Subquery:
+    """The candidates' counts from the summaries.
+
+    A default window whose whole days the last refresh added up (checked in the
+    statement, so both come from one snapshot) is read from summary_user_recent, else from
+    summary_user_days; a window inside one local day from events. `last_activity` is
+    summary_users.last_event_at, or the latest raw event up to now when that is later than
+    now (a clock in the past), or a later edge event.
+    """
+    edges = edge_days(period.now, window_days, period.tz)
+    known_last = people.c.last_event_at
+    summarised_last = case((utc(known_last) > period.now, _raw_last(period, people)),
+                           else_=known_last)
+    if edges[0] == edges[1]:
+        after_now = period.now + timedelta(microseconds=1)
+        x = _edge_events(since + timedelta(microseconds=1), after_now, None, "window")
+        return _counts(people, people.outerjoin(x, x.c.user_id == people.c.user_id),
+                       func.coalesce(x.c.events, 0), case((x.c.events > 0, 1), else_=0),
+                       _latest(summarised_last, x.c.last_at)).subquery("lead_counts")
+
+    def counts(days: _Days) -> Select:
+        joined, n, active, raw_last = _window_summarised(period, since, edges, people, days)
+        return _counts(people, joined, n, active, _latest(summarised_last, raw_last))
+
+    joined = counts(_days_joined(period, since, *edges, people))
+    whole = recent_days(period.now, period.tz)
+    if window_days != DEFAULT_RULES.window_days or whole is None:
+        return joined.subquery("lead_counts")
+    st = summary_state.c
+    ready = exists().where(st.id == 1, st.recent_from == whole[0], st.recent_to == whole[1])
+    return union_all(counts(_days_ahead(period, since, people)).where(ready),
+                     joined.where(~ready)).subquery("lead_counts")
 
 
 def _rules(window_days: int, rules: LeadRules | None) -> LeadRules:

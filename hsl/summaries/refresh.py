@@ -258,38 +258,52 @@ def _refresh_changed(conn: Connection, previous: SummaryState, tz: str, lookback
 
 def _refresh_recent(conn: Connection, days: tuple[date, date] | None,
                     previous: SummaryState | None, recounted: set[date]) -> None:
-    """Make summary_user_recent add up each user's summary_user_days rows on `days`.
+    """Make summary_user_recent add up each user's summary_user_days rows on `days`, with
+    their rows of the day before and the day after alongside (a default lead window's
+    edge days).
 
     When the previous refresh added up other days (a new local day began; a rebuild:
     `previous` None) every row is written again; else only the rows of the people whose
-    days in that range this refresh changed: new events on them, and every person on a
-    day that was recounted whole (deleted users included).
+    days from the day before to the day after this refresh changed: new events on them
+    (today's, mostly), and every person on a day that was recounted whole (deleted users
+    included).
     """
     r, ud = summary_user_recent.c, summary_user_days.c
     if days is None:
         conn.execute(delete(summary_user_recent))
         return
     first, last = days
-    in_range = and_(ud.day >= first, ud.day <= last)
+    low, high = first - timedelta(days=1), last + timedelta(days=1)
     who = None
     if previous is not None and (previous.recent_from, previous.recent_to) == days:
         n = _new.c
-        changed = [select(n.user_id).where(n.day >= first, n.day <= last,
+        changed = [select(n.user_id).where(n.day >= low, n.day <= high,
                                            n.day.not_in(sorted(recounted)))]
-        if any(first <= day <= last for day in recounted):
+        if any(low <= day <= high for day in recounted):
             changed.append(select(_touched.c.user_id))
         who = union_all(*changed).subquery("changed_people")
         conn.execute(delete(summary_user_recent).where(r.user_id.in_(select(who.c.user_id))))
     else:
         conn.execute(delete(summary_user_recent))
+    whole = and_(ud.day >= first, ud.day <= last)
+
+    def on(day: ColumnElement | bool, value: ColumnElement) -> ColumnElement:
+        return case((day, value), else_=None)
+
     rows = (
-        select(ud.user_id, func.sum(ud.events), func.count(), func.max(ud.last_at))
-        .where(in_range).group_by(ud.user_id)
+        select(ud.user_id,
+               func.coalesce(func.sum(on(whole, ud.events)), 0),
+               func.count(on(whole, ud.day)), func.max(on(whole, ud.last_at)),
+               func.max(on(ud.day == low, ud.events)), func.max(on(ud.day == low, ud.first_at)),
+               func.max(on(ud.day == low, ud.last_at)),
+               func.max(on(ud.day == high, ud.events)), func.max(on(ud.day == high, ud.last_at)))
+        .where(ud.day >= low, ud.day <= high).group_by(ud.user_id)
     )
     if who is not None:
         rows = rows.where(ud.user_id.in_(select(who.c.user_id)))
     conn.execute(insert(summary_user_recent).from_select(
-        ["user_id", "events", "active_days", "last_at"], rows))
+        ["user_id", "events", "active_days", "last_at", "low_events", "low_first_at",
+         "low_last_at", "high_events", "high_last_at"], rows))
 
 
 def write_streams(conn: Connection) -> None:
