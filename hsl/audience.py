@@ -546,7 +546,8 @@ def _rows(
     matched = _matching(flt, clock, state)
     if limit is not None:
         matched = matched.order_by("user_id").limit(limit).offset(offset)
-    frame = fetch(bind, _people(matched.subquery("page"), clock, state, limit is not None))
+    frame = fetch(bind, _people(matched.subquery("page"), clock, state, limit is not None),
+                  bulk=limit is None)
     # A page asks for its own users' facts and tiers; an export for everyone's.
     page_ids = [int(i) for i in frame["user_id"]] if limit is not None else None
     frame = frame.join(_facts(bind, flt, clock, page_ids, state, details), on="user_id")
@@ -565,7 +566,7 @@ def _tiers(
 ) -> pd.DataFrame:
     """Lead tier per candidate (of `ids`, or all) by the filter's lead scoring, by user_id."""
     s = lead_scores(clock, flt.lead_rules, flt.lead_payers, state=state, among=ids).c
-    return fetch(conn, select(s.user_id, s.tier)).set_index("user_id")
+    return fetch(conn, select(s.user_id, s.tier), bulk=ids is None).set_index("user_id")
 
 
 def audience_rows(

@@ -7,17 +7,28 @@ Reports that need all of history read the summary tables (SPEC §9) when
 
 from __future__ import annotations
 
+import io
 from datetime import date, timedelta
 
 import pandas as pd
-from sqlalchemy import and_, func, select, union_all
+import pyarrow as pa
+from pyarrow import csv as pacsv
+from sqlalchemy import Boolean, Date, Integer, String, and_, func, select, union_all
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.selectable import Subquery
+from sqlalchemy.types import TypeEngine
 
-from hsl.db import reading, utc
+from hsl.db import is_postgres, reading, utc
 from hsl.filters import Period
-from hsl.schema import bookings, events, free_lesson_registrations, summary_users, users
+from hsl.schema import (
+    UTCDateTime,
+    bookings,
+    events,
+    free_lesson_registrations,
+    summary_users,
+    users,
+)
 from hsl.summaries import SummaryState
 
 CLICK_EVENT = "lesson_link_clicked"
@@ -30,13 +41,80 @@ SEEN_AT = (
 )
 
 
-def fetch(bind: Engine | Connection, stmt: Select) -> pd.DataFrame:
-    """Run `stmt` (read-only when given an engine) and return its rows as a DataFrame."""
+def fetch(bind: Engine | Connection, stmt: Select, bulk: bool = False) -> pd.DataFrame:
+    """Run `stmt` (read-only when given an engine) and return its rows as a DataFrame.
+
+    `bulk` (a result of tens of thousands of rows): on PostgreSQL the rows come through
+    COPY ... TO STDOUT as CSV, parsed by pyarrow into columns, when every column's type
+    has a column type there (`_ARROW_TYPES`) and no parameter expands; the same frame as
+    without it (tests/test_display.py), ~100 ms sooner for 45,000 leads: psycopg2 builds a
+    Python object per value, and pandas walks them again.
+    """
     if isinstance(bind, Engine):
         with reading(bind) as conn:
-            return fetch(conn, stmt)
+            return fetch(conn, stmt, bulk)
+    if bulk and is_postgres(bind):
+        copied = _copied(bind, stmt)
+        if copied is not None:
+            return copied
     result = bind.execute(stmt)
     return pd.DataFrame(plain_rows(result), columns=list(result.keys()))
+
+
+# SQLAlchemy column type → the pyarrow type its CSV text parses into (first match wins).
+_ARROW_TYPES = (
+    (UTCDateTime, pa.timestamp("us", tz="UTC")),
+    (Boolean, pa.bool_()),
+    (Integer, pa.int64()),  # BigInteger and SmallInteger too
+    (String, pa.string()),  # Text too
+    (Date, pa.date32()),
+)
+
+
+def _arrow_type(kind: TypeEngine) -> pa.DataType | None:
+    for sql_type, arrow in _ARROW_TYPES:
+        if isinstance(kind, sql_type):
+            return arrow
+    return None
+
+
+def _copied(conn: Connection, stmt: Select) -> pd.DataFrame | None:
+    """`stmt`'s rows read with COPY into a frame, or None when a column or parameter is of
+    a kind this does not handle (the caller then fetches them row by row)."""
+    names = [c.key for c in stmt.selected_columns]
+    types = [_arrow_type(c.type) for c in stmt.selected_columns]
+    compiled = stmt.compile(dialect=conn.dialect)
+    if None in types or len(set(names)) < len(names) or any(
+            b.expanding or b.literal_execute for b in compiled.binds.values()):
+        return None
+    # The parameters as execute() would pass them (each type's bind processing), quoted
+    # into the statement by psycopg2 as it does for every statement it runs.
+    params = {}
+    for key, value in compiled.construct_params().items():
+        process = compiled.binds[key].type.bind_processor(conn.dialect)
+        params[key] = process(value) if process else value
+    dbapi = conn.connection.dbapi_connection
+    cursor = dbapi.cursor()
+    try:
+        query = cursor.mogrify(str(compiled), params).decode(dbapi.encoding)
+        out = io.BytesIO()
+        cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", out)
+    finally:
+        cursor.close()
+    if not out.tell():  # no rows: what the row-by-row fetch makes of none
+        return pd.DataFrame([], columns=names)
+    out.seek(0)
+    table = pacsv.read_csv(
+        out,
+        read_options=pacsv.ReadOptions(column_names=names),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        # Only an unquoted empty field is NULL: PostgreSQL writes "" for an empty text.
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict(zip(names, types, strict=True)), null_values=[""],
+            strings_can_be_null=True, quoted_strings_can_be_null=False,
+            true_values=["t"], false_values=["f"]),
+    )
+    return table.to_pandas()
 
 
 def plain_rows(result: CursorResult) -> list[tuple]:

@@ -406,7 +406,7 @@ def leads(
                s.last_activity, s.tier)
         .select_from(scores.outerjoin(users, users.c.user_id == s.user_id))
     )
-    frame = fetch(engine, stmt)
+    frame = fetch(engine, stmt, bulk=True)
     frame[["events", "active_days"]] = frame[["events", "active_days"]].astype("int64")
     frame["last_activity"] = local_times(frame["last_activity"], period.tz)
     # Sorted here, not in SQL: PostgreSQL would evaluate the window's expressions again
