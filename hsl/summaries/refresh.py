@@ -277,12 +277,16 @@ def _refresh_recent(conn: Connection, days: tuple[date, date] | None,
     who = None
     if previous is not None and (previous.recent_from, previous.recent_to) == days:
         n = _new.c
-        changed = [select(n.user_id).where(n.day >= low, n.day <= high,
-                                           n.day.not_in(sorted(recounted)))]
+        fresh = n.day.not_in(sorted(recounted))
+        changed = [select(n.user_id).where(n.day >= low, n.day < high, fresh)]
         if any(low <= day <= high for day in recounted):
             changed.append(select(_touched.c.user_id))
         who = union_all(*changed).subquery("changed_people")
         conn.execute(delete(summary_user_recent).where(r.user_id.in_(select(who.c.user_id))))
+        # New events on the last day only (today's, as a rule): their rows keep the other
+        # days and take that day's row again (one day's rows, not nine).
+        _refresh_high_day(conn, high, select(n.user_id).where(n.day == high, fresh)
+                          .except_(select(who.c.user_id)).subquery("today_only"))
     else:
         conn.execute(delete(summary_user_recent))
     whole = and_(ud.day >= first, ud.day <= last)
@@ -304,6 +308,20 @@ def _refresh_recent(conn: Connection, days: tuple[date, date] | None,
     conn.execute(insert(summary_user_recent).from_select(
         ["user_id", "events", "active_days", "last_at", "low_events", "low_first_at",
          "low_last_at", "high_events", "high_last_at"], rows))
+
+
+def _refresh_high_day(conn: Connection, high: date, people: Subquery) -> None:
+    """summary_user_recent's `high_*` of `people` from their summary_user_days row of `high`;
+    a row (with no other day) for those who had none."""
+    r, ud = summary_user_recent.c, summary_user_days.c
+    theirs = and_(ud.day == high, ud.user_id.in_(select(people.c.user_id)))
+    conn.execute(update(summary_user_recent)
+                 .values(high_events=ud.events, high_last_at=ud.last_at)
+                 .where(ud.user_id == r.user_id, theirs))
+    conn.execute(insert(summary_user_recent).from_select(
+        ["user_id", "events", "active_days", "high_events", "high_last_at"],
+        select(ud.user_id, literal(0), literal(0), ud.events, ud.last_at)
+        .where(theirs, ~exists().where(r.user_id == ud.user_id))))
 
 
 def write_streams(conn: Connection) -> None:
