@@ -7,9 +7,21 @@ from datetime import UTC, date, datetime
 
 import pytest
 from pandas.testing import assert_frame_equal
-from sqlalchemy import Date, Integer, bindparam, case, cast, func, insert, literal, select
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Integer,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+)
 
-from hsl.db import reading
+from hsl.db import make_engine, reading
+from hsl.errors import QueryTimeout
 from hsl.metrics.common import _copied, fetch
 from hsl.schema import UTCDateTime, users
 from tests.hostile import CORPUS, MAX_ID
@@ -78,3 +90,18 @@ def test_on_postgresql_the_bulk_fetch_reads_through_copy(db, texts):
 def test_a_bulk_fetch_of_no_rows_is_the_empty_frame_a_row_fetch_gives(db):
     none = statement().where(U.user_id < 0)
     assert_frame_equal(fetch(db, none, bulk=True), fetch(db, none))
+
+
+def test_a_bulk_fetch_past_the_statement_timeout_is_the_timeout_sentence(db):
+    if db.dialect.name != "postgresql":
+        pytest.skip("COPY is PostgreSQL's: on SQLite a bulk fetch reads rows")
+    slow = select(cast(func.count(), BigInteger).label("n")).select_from(
+        func.generate_series(1, 10**9).alias("g"))
+    impatient = make_engine(db.url.render_as_string(hide_password=False),
+                            statement_timeout_ms=100)
+    try:
+        with pytest.raises(QueryTimeout, match="took too long"):
+            fetch(impatient, slow, bulk=True)
+        assert fetch(impatient, statement(), bulk=True)["user_id"].iloc[0] == 1  # still usable
+    finally:
+        impatient.dispose()

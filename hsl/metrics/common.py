@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pyarrow as pa
 from pyarrow import csv as pacsv
-from sqlalchemy import Boolean, Date, Integer, String, and_, func, select, union_all
+from sqlalchemy import Boolean, Date, Integer, String, and_, exc, func, select, union_all
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.selectable import Subquery
@@ -45,10 +45,10 @@ def fetch(bind: Engine | Connection, stmt: Select, bulk: bool = False) -> pd.Dat
     """Run `stmt` (read-only when given an engine) and return its rows as a DataFrame.
 
     `bulk` (a result of tens of thousands of rows): on PostgreSQL the rows come through
-    COPY ... TO STDOUT as CSV, parsed by pyarrow into columns, when every column's type
-    has a column type there (`_ARROW_TYPES`) and no parameter expands; the same frame as
-    without it (tests/test_display.py), ~100 ms sooner for 45,000 leads: psycopg2 builds a
-    Python object per value, and pandas walks them again.
+    COPY ... TO STDOUT as CSV, parsed by pyarrow into columns, when every column is of a
+    type `_ARROW_TYPES` knows and no parameter expands. It is the same frame as without it
+    (tests/test_fetch.py), ~100 ms sooner for 45,000 leads: psycopg2 builds a Python
+    object per value, and pandas walks them again.
     """
     if isinstance(bind, Engine):
         with reading(bind) as conn:
@@ -94,11 +94,17 @@ def _copied(conn: Connection, stmt: Select) -> pd.DataFrame | None:
         process = compiled.binds[key].type.bind_processor(conn.dialect)
         params[key] = process(value) if process else value
     dbapi = conn.connection.dbapi_connection
-    cursor = dbapi.cursor()
+    cursor, driver = dbapi.cursor(), conn.dialect.loaded_dbapi
+    out = io.BytesIO()
     try:
         query = cursor.mogrify(str(compiled), params).decode(dbapi.encoding)
-        out = io.BytesIO()
         cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", out)
+    except driver.Error as err:  # as SQLAlchemy raises them, so reading() names them
+        gone = conn.dialect.is_disconnect(err, dbapi, cursor)
+        if gone:
+            conn.invalidate(err)
+        raise exc.DBAPIError.instance(str(compiled), params, err, driver.Error,
+                                      connection_invalidated=gone) from err
     finally:
         cursor.close()
     if not out.tell():  # no rows: what the row-by-row fetch makes of none
