@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 from sqlalchemy import (
@@ -72,10 +73,10 @@ def test_a_bulk_fetch_gives_the_frame_a_row_fetch_gives(db, texts):
     by_id = bulk.set_index("user_id")
     assert [by_id.at[i + 1, "username"] for i in range(len(texts))] == texts
     assert by_id["first_name"].isna().tolist()[:4] == [False, True, True, False]
-    assert by_id.at[MAX_ID, "first_seen_at"] is not None and bulk["first_seen_at"].isna().sum() == 1
+    assert pd.isna(by_id.at[MAX_ID, "first_seen_at"]) and bulk["first_seen_at"].isna().sum() == 1
     assert by_id.at[2, "first_seen_at"] == datetime(2026, 1, 2, 1, 30, 15, 123456, tzinfo=UTC)
     assert by_id["later"].tolist()[:12] == [False] * 9 + [True] * 3
-    assert by_id.at[3, "small"] == 3 and by_id["small"].isna().sum() == len(TRICKY) + 1 - 4
+    assert by_id.at[3, "small"] == 3 and by_id["small"].isna().sum() == len(texts) + 1 - 4
     assert by_id.at[11, "length"] == len("line\nbreak")
 
 
